@@ -1,0 +1,1 @@
+"""Command-line entry points. Thin: argument handling and one-line errors only."""

@@ -1,0 +1,132 @@
+"""What each command does, kept apart from argument parsing so tests can call it directly."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+
+from mailcapture.clock import LOCAL_TZ
+from mailcapture.db import migrate
+from mailcapture.db import models as m
+from mailcapture.register.loader import load_folder
+from mailcapture.runtime import Runtime
+from mailcapture.schedule.timetable import load_timetable
+
+console = Console(highlight=False)
+
+
+def init() -> None:
+    runtime = Runtime.from_environment()
+    before = migrate.current_revision(runtime.engine)
+    migrate.upgrade(runtime.settings.database_url)
+    after = migrate.current_revision(runtime.engine)
+    runtime.close()
+    if before == after:
+        console.print(f"database is up to date (schema {after})")
+    else:
+        console.print(f"database schema {before or 'empty'} -> {after}")
+
+
+def load(folder: Path | None) -> None:
+    runtime = Runtime.from_environment()
+    runtime.require_schema()
+    folder = folder or runtime.settings.config_dir
+    result = load_folder(folder, runtime.sessions, runtime.clock.now())
+    runtime.close()
+    if result.changes.empty:
+        console.print(f"register {folder}: no changes")
+    else:
+        console.print(f"register {folder} loaded: {result.changes.summary()}", soft_wrap=True)
+
+
+def status() -> None:
+    runtime = Runtime.from_environment()
+    runtime.require_schema()
+    now = runtime.clock.now()
+    with runtime.sessions() as session:
+        last_load = session.scalar(select(m.RegisterLoad).order_by(m.RegisterLoad.id.desc()))
+        if last_load is None:
+            console.print("nothing loaded yet: run `mailcapture load config`")
+            return
+        console.print(f"register loaded {_local(last_load.loaded_at)} from {last_load.source}")
+        console.print(_register_table(session))
+        timetable = load_timetable(session)
+        upcoming = timetable.next_requests(now)
+    runtime.close()
+    table = Table(title=f"Next requests after {_local(now)}")
+    for column in ("frequency", "period", "requests go out", "due"):
+        table.add_column(column)
+    for dates in upcoming:
+        table.add_row(
+            dates.frequency.value,
+            dates.period.label,
+            _local(dates.request_at),
+            _local(dates.due_at),
+        )
+    console.print(table)
+
+
+def _local(when: datetime) -> str:
+    """Council local time, as people there read it."""
+    return when.astimezone(LOCAL_TZ).strftime("%a %d %b %Y %H:%M %Z")
+
+
+def _count(session, model, *where) -> int:  # type: ignore[no-untyped-def]
+    query = select(func.count()).select_from(model)
+    for condition in where:
+        query = query.where(condition)
+    return int(session.scalar(query) or 0)
+
+
+def _register_table(session) -> Table:  # type: ignore[no-untyped-def]
+    live = lambda model: model.retired_at.is_(None)  # noqa: E731
+    table = Table(title="Register")
+    table.add_column("what")
+    table.add_column("active", justify="right")
+    table.add_column("detail")
+    kinds = Counter(
+        (i.type.value, i.frequency.value)
+        for i in session.scalars(select(m.Indicator).where(live(m.Indicator)))
+    )
+    by_type = Counter(t for t, _ in kinds.elements())
+    by_freq = Counter(f for _, f in kinds.elements())
+    rows = [
+        ("departments", _count(session, m.Department, live(m.Department)), ""),
+        ("service areas", _count(session, m.ServiceArea, live(m.ServiceArea)), ""),
+        (
+            "people",
+            _count(session, m.Person, live(m.Person)),
+            f"{_count(session, m.Delegation, live(m.Delegation))} delegation(s)",
+        ),
+        (
+            "indicators",
+            sum(kinds.values()),
+            ", ".join(f"{n} {k}" for k, n in sorted(by_type.items()))
+            + "; "
+            + ", ".join(f"{n} {k}" for k, n in sorted(by_freq.items())),
+        ),
+        ("components", _count(session, m.Component, live(m.Component)), ""),
+        ("targets", _count(session, m.Target), ""),
+        (
+            "projects",
+            _count(session, m.Project, live(m.Project)),
+            f"{_count(session, m.Milestone, live(m.Milestone))} milestones",
+        ),
+        ("values held", _count(session, m.ComponentValue, m.ComponentValue.is_current), ""),
+        (
+            "retired",
+            sum(
+                _count(session, t, t.retired_at.is_not(None))
+                for t in (m.Indicator, m.Component, m.Project, m.Person)
+            ),
+            "indicators, components, projects and people no longer in the register",
+        ),
+    ]
+    for what, count, detail in rows:
+        table.add_row(what, str(count), detail)
+    return table

@@ -1,0 +1,121 @@
+"""The ``mailcapture`` command.
+
+Every failure a user can cause (a bad setting, a broken register, an unreachable
+database) ends as one line on stderr naming the reason, and a non-zero exit status;
+tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from mailcapture.cli import commands
+from mailcapture.clock import FixedClock, set_clock
+from mailcapture.db.migrate import SchemaError
+from mailcapture.register.source import RegisterInvalid
+from mailcapture.settings import SettingsError
+
+app = typer.Typer(
+    name="mailcapture",
+    help="Email-driven performance data capture for councils.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class CliError(Exception):
+    """An error to report in one line and exit with ``code``."""
+
+    def __init__(self, reason: str, code: int = 1) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+def _now_option(value: str | None) -> None:
+    if value is None:
+        return
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO date-time (e.g. 2026-05-01T09:00)"
+        ) from None
+    set_clock(FixedClock(when))
+
+
+NowOption = Annotated[
+    str | None,
+    typer.Option(
+        "--now",
+        help="Pretend it is this (local) ISO date-time; moves the one clock.",
+        callback=_now_option,
+        expose_value=True,
+    ),
+]
+
+
+@app.command()
+def init() -> None:
+    """Create the database, or upgrade it to this release's schema."""
+    commands.init()
+
+
+@app.command()
+def load(
+    folder: Annotated[
+        Path | None, typer.Argument(help="Register folder (default $MAILCAPTURE_CONFIG)")
+    ] = None,
+    now: NowOption = None,
+) -> None:
+    """Validate the register and timetable in FOLDER and load them in one transaction."""
+    commands.load(folder)
+
+
+@app.command()
+def status(now: NowOption = None) -> None:
+    """What is loaded, and what is due next."""
+    commands.status()
+
+
+def run() -> None:
+    """Console-script entry point: turn expected failures into one line and an exit code."""
+    try:
+        app(standalone_mode=False)
+    except RegisterInvalid as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"mailcapture: register not loaded: {len(exc.problems)} problem(s)", file=sys.stderr)
+        sys.exit(1)
+    except (SettingsError, SchemaError, CliError) as exc:
+        _fail(str(exc), getattr(exc, "code", 1))
+    except OperationalError as exc:
+        _fail(f"database unavailable: {_first_line(exc.orig or exc)}")
+    except SQLAlchemyError as exc:
+        _fail(f"database error: {_first_line(exc)}")
+    except typer.Abort:
+        _fail("aborted")
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            _fail(exc.format_message(), exc.exit_code)
+        raise
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _fail(reason: str, code: int = 1) -> None:
+    print(f"mailcapture: error: {reason}", file=sys.stderr)
+    sys.exit(code)

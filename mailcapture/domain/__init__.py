@@ -1,0 +1,1 @@
+"""Pure domain rules shared by every layer: periods, formulas, working days, authority."""

@@ -1,0 +1,1 @@
+"""The inbound pipeline: store raw, classify, authenticate, parse, apply, confirm."""

@@ -1,0 +1,1 @@
+"""Indicator values, RAG status and trends; report rendering."""

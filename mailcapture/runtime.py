@@ -1,0 +1,39 @@
+"""Everything a command needs at run time: settings, database and the clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailcapture.clock import Clock, get_clock
+from mailcapture.db.engine import make_engine, session_factory
+from mailcapture.db.migrate import require_current
+from mailcapture.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock = field(default_factory=get_clock)
+
+    @classmethod
+    def from_environment(cls) -> Runtime:
+        return cls(Settings.from_environment())
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.database_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return session_factory(self.engine)
+
+    def require_schema(self) -> None:
+        require_current(self.engine, self.settings.database_url)
+
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()

@@ -1,0 +1,1 @@
+"""The reporting timetable: decides when requests, reminders and escalations are due."""

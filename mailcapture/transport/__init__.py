@@ -1,0 +1,1 @@
+"""Transports move bytes: SMTP/LMTP listener, IMAP poller, outbound SMTP or folder sender."""
