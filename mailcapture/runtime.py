@@ -12,6 +12,7 @@ from mailcapture.clock import Clock, get_clock
 from mailcapture.db.engine import make_engine, session_factory
 from mailcapture.db.migrate import require_current
 from mailcapture.settings import Settings
+from mailcapture.transport.outbound import FolderSender, Sender, SmtpSender, SmtpSettings
 
 
 @dataclass
@@ -33,6 +34,12 @@ class Runtime:
 
     def require_schema(self) -> None:
         require_current(self.engine, self.settings.database_url)
+
+    def sender(self) -> Sender:
+        """SMTP when ``MAILCAPTURE_SMTP_URL`` is set, else ``.eml`` files in the mail folder."""
+        if self.settings.smtp_url:
+            return SmtpSender(SmtpSettings.from_url(self.settings.smtp_url))
+        return FolderSender(self.settings.mail_dir)
 
     def close(self) -> None:
         if "engine" in self.__dict__:

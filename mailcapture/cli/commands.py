@@ -13,9 +13,14 @@ from sqlalchemy import func, select
 from mailcapture.clock import LOCAL_TZ
 from mailcapture.db import migrate
 from mailcapture.db import models as m
+from mailcapture.domain.enums import OutboxState
+from mailcapture.outbox.service import send_due
 from mailcapture.register.loader import load_folder
 from mailcapture.runtime import Runtime
+from mailcapture.schedule.tick import tick as run_tick
 from mailcapture.schedule.timetable import load_timetable
+from mailcapture.settings import SettingsError
+from mailcapture.transport.outbound import Sender
 
 console = Console(highlight=False)
 
@@ -130,3 +135,67 @@ def _register_table(session) -> Table:  # type: ignore[no-untyped-def]
     for what, count, detail in rows:
         table.add_row(what, str(count), detail)
     return table
+
+
+def tick(send_after: bool) -> None:
+    runtime = Runtime.from_environment()
+    runtime.require_schema()
+    sender = runtime.sender() if send_after else None
+    report = run_tick(runtime.sessions, runtime.clock.now())
+    console.print(f"tick at {_local(runtime.clock.now())}: {report}")
+    if sender is not None:
+        _deliver(runtime, sender)
+    runtime.close()
+
+
+def send() -> None:
+    runtime = Runtime.from_environment()
+    runtime.require_schema()
+    _deliver(runtime, runtime.sender())
+    runtime.close()
+
+
+def _deliver(runtime: Runtime, sender: Sender) -> None:
+    try:
+        stats = send_due(runtime.sessions, sender, runtime.clock)
+    finally:
+        sender.close()
+    where = (runtime.settings.smtp_url and "via SMTP") or f"to {runtime.settings.mail_dir}"
+    console.print(f"outbox {where}: {stats}")
+
+
+def outbox(state: str | None, limit: int) -> None:
+    runtime = Runtime.from_environment()
+    runtime.require_schema()
+    query = select(m.OutboxMessage).order_by(m.OutboxMessage.id.desc()).limit(limit)
+    if state is not None:
+        try:
+            query = query.where(m.OutboxMessage.state == OutboxState(state))
+        except ValueError:
+            raise SettingsError(
+                f"unknown state {state!r} (one of: {', '.join(s.value for s in OutboxState)})"
+            ) from None
+    with runtime.sessions() as session:
+        rows = session.scalars(query).all()
+        counts = dict(
+            session.execute(
+                select(m.OutboxMessage.state, func.count()).group_by(m.OutboxMessage.state)
+            ).all()
+        )
+    runtime.close()
+    summary = ", ".join(f"{counts.get(s, 0)} {s.value}" for s in OutboxState)
+    table = Table(title=f"Outbox: {summary}")
+    for column in ("id", "kind", "to", "state", "tries", "queued", "subject / last error"):
+        table.add_column(column)
+    for row in rows:
+        detail = row.last_error if row.state is OutboxState.FAILED else row.subject
+        table.add_row(
+            str(row.id),
+            row.kind,
+            row.recipient,
+            row.state.value,
+            str(row.attempts),
+            _local(row.created_at),
+            detail or "",
+        )
+    console.print(table)

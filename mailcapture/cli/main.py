@@ -20,6 +20,7 @@ from mailcapture.clock import FixedClock, set_clock
 from mailcapture.db.migrate import SchemaError
 from mailcapture.register.source import RegisterInvalid
 from mailcapture.settings import SettingsError
+from mailcapture.transport.outbound import ConfigError
 
 app = typer.Typer(
     name="mailcapture",
@@ -84,6 +85,32 @@ def status(now: NowOption = None) -> None:
     commands.status()
 
 
+@app.command()
+def tick(
+    now: NowOption = None,
+    send: Annotated[bool, typer.Option("--send/--no-send", help="Deliver what is due")] = True,
+) -> None:
+    """Queue the requests, reminders, escalations and summaries due now, then deliver them."""
+    commands.tick(send)
+
+
+@app.command()
+def send(now: NowOption = None) -> None:
+    """Deliver the outbox rows that are due (SMTP, or .eml files in the mail folder)."""
+    commands.send()
+
+
+@app.command()
+def outbox(
+    state: Annotated[
+        str | None, typer.Option(help="Only rows in this state: queued, sent, failed, ...")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows, newest first")] = 50,
+) -> None:
+    """List outgoing mail: queued, sent and failed."""
+    commands.outbox(state, limit)
+
+
 def run() -> None:
     """Console-script entry point: turn expected failures into one line and an exit code."""
     try:
@@ -93,7 +120,7 @@ def run() -> None:
             print(problem, file=sys.stderr)
         print(f"mailcapture: register not loaded: {len(exc.problems)} problem(s)", file=sys.stderr)
         sys.exit(1)
-    except (SettingsError, SchemaError, CliError) as exc:
+    except (SettingsError, SchemaError, CliError, ConfigError) as exc:
         _fail(str(exc), getattr(exc, "code", 1))
     except OperationalError as exc:
         _fail(f"database unavailable: {_first_line(exc.orig or exc)}")

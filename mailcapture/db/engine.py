@@ -22,18 +22,33 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin: the module's
+    # own implicit BEGIN breaks SAVEPOINTs, which idempotent queueing relies on.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     if not _is_memory(dbapi_connection):
         cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """Take the write lock at the start of every transaction (``BEGIN IMMEDIATE``).
+
+    SQLite allows one writer. A deferred transaction that reads and then writes fails at
+    once ("database is locked") if another process wrote in between; an immediate one
+    waits its turn (busy timeout) instead, so two processes claiming outbox rows or
+    ingesting mail simply take turns.
+    """
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _is_memory(dbapi_connection: Any) -> bool:

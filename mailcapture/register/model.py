@@ -160,6 +160,7 @@ class TimetableSpec:
 
 @dataclass(frozen=True)
 class MailSpec:
+    council: str
     from_address: str
     reply_domain: str
     reply_local: str

@@ -221,6 +221,7 @@ class BankHolidayDoc(Strict):
 
 
 class MailDoc(Strict):
+    council: Text = "the council"
     from_: Text = Field(alias="from")
     reply_domain: Text
     reply_local: Text = "returns"

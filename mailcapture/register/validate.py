@@ -467,8 +467,12 @@ class _Checker:
             if escalation is None and doc.escalation_owner is None and area is not None:
                 escalation = heads.get(area.department)
                 if escalation is None:
-                    self.problem(where, "no escalation_owner, and department "
-                                 f"{area.department} has no head to default to", "code")
+                    self.problem(
+                        where,
+                        "no escalation_owner, and department "
+                        f"{area.department} has no head to default to",
+                        "code",
+                    )
             _check_dates(self, where, doc.start, doc.due)
             milestones = [
                 MilestoneSpec(
@@ -585,6 +589,7 @@ class _Checker:
         team = self.email(doc.performance_team, where, "performance_team")
         if team is not None:
             reg.mail = MailSpec(
+                doc.council,
                 doc.from_,
                 doc.reply_domain.lower(),
                 doc.reply_local,

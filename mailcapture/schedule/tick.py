@@ -1,0 +1,543 @@
+"""``tick(now)``: decide from the timetable what mail is due, and queue each email once.
+
+Idempotent by construction: every email has a unique reason key in the outbox, every
+request is unique per person and period, every chase unique per request, kind, step and
+person. Running the tick twice, or in two processes at once, queues nothing twice, so
+each service process may run its own scheduler.
+
+Catching up: when the service has been down, only the latest step of each chase that
+has passed is sent (nobody wants three reminders at once), and a request created late
+is not chased for steps that passed before it went out.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailcapture.compose import views
+from mailcapture.compose.message import make_message_id
+from mailcapture.db import models as m
+from mailcapture.db.engine import transaction
+from mailcapture.db.periods import PeriodStore
+from mailcapture.domain.enums import ChaseKind, RequestState
+from mailcapture.domain.periods import Period
+from mailcapture.outbox.notices import (
+    Outgoing,
+    council,
+    person_view,
+    queue_email,
+    team_view,
+    when_text,
+)
+from mailcapture.outbox.queue import already_queued
+from mailcapture.register.mail import mail_settings
+from mailcapture.register.model import MailSpec
+from mailcapture.schedule.context import FigureContext
+from mailcapture.schedule.due import DueItem, due_by_person, item_key, returned_keys
+from mailcapture.schedule.timetable import PeriodDates, Timetable, load_timetable
+
+#: How long a request's token keeps accepting returns and corrections after its due date.
+TOKEN_LIFETIME_DAYS = 92
+TOKEN_BYTES = 10  # 80 bits
+
+
+@dataclass
+class TickReport:
+    requests: int = 0
+    reminders: int = 0
+    escalations: int = 0
+    summaries: int = 0
+    queued_ids: list[int] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.requests + self.reminders + self.escalations + self.summaries
+
+    def __str__(self) -> str:
+        return (
+            f"{self.requests} request(s), {self.reminders} reminder(s), "
+            f"{self.escalations} escalation(s), {self.summaries} summary(ies) queued"
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "requests": self.requests,
+            "reminders": self.reminders,
+            "escalations": self.escalations,
+            "summaries": self.summaries,
+        }
+
+
+def new_token() -> str:
+    """80 random bits in lower-case base32: unguessable, short, safe in a local part."""
+    return base64.b32encode(secrets.token_bytes(TOKEN_BYTES)).decode().lower()
+
+
+def tick(sessions: sessionmaker[Session], now: datetime) -> TickReport:
+    report = TickReport()
+    with transaction(sessions) as session:
+        record = m.SchedulerTick(tick_time=now, started_at=now)
+        session.add(record)
+        session.flush()
+        record_id = record.id
+        timetable = load_timetable(session)
+        mail = mail_settings(session)
+    for frequency in timetable.rules:
+        for period in timetable.periods_around(frequency, now, back=2, ahead=0):
+            dates = timetable.dates(frequency, period)
+            if now < dates.request_at:
+                continue
+            with transaction(sessions) as session:
+                _PeriodTick(session, mail, timetable, dates, now, report).run()
+    with transaction(sessions) as session:
+        record = session.get_one(m.SchedulerTick, record_id)
+        record.finished_at = now
+        record.queued = report.as_dict()
+    return report
+
+
+def _latest_step(times: list[datetime], now: datetime) -> int | None:
+    """Index of the last step whose time has come, or None."""
+    passed = [i for i, t in enumerate(times) if t <= now]
+    return passed[-1] if passed else None
+
+
+class _PeriodTick:
+    """The decisions for one period of one frequency at one instant."""
+
+    def __init__(
+        self,
+        session: Session,
+        mail: MailSpec,
+        timetable: Timetable,
+        dates: PeriodDates,
+        now: datetime,
+        report: TickReport,
+    ) -> None:
+        self.session = session
+        self.mail = mail
+        self.timetable = timetable
+        self.dates = dates
+        self.period: Period = dates.period
+        self.now = now
+        self.report = report
+        self.period_row = PeriodStore(session).get(self.period)
+        self._due: dict[int, list[DueItem]] | None = None
+        self._people: dict[int, m.Person] = {}
+        #: Reasons already in the outbox for this period: checked before rendering, so a
+        #: tick that has nothing new to say costs a query, not a rendered email per step.
+        self.queued = set(
+            session.scalars(
+                select(m.OutboxMessage.dedupe_key).where(
+                    m.OutboxMessage.period_id == self.period_row.id
+                )
+            )
+        )
+
+    # ---- shared lookups --------------------------------------------------------------
+    @property
+    def due(self) -> dict[int, list[DueItem]]:
+        if self._due is None:
+            self._due = due_by_person(self.session, self.period)
+        return self._due
+
+    def person(self, person_id: int) -> m.Person:
+        if person_id not in self._people:
+            self._people[person_id] = self.session.get_one(m.Person, person_id)
+        return self._people[person_id]
+
+    def returned(self, items: list[DueItem]) -> set[tuple[str, int]]:
+        return returned_keys(
+            self.session,
+            self.period_row.id,
+            [i.component_id for i in items if i.component_id is not None],
+            [i.milestone_id for i in items if i.milestone_id is not None],
+        )
+
+    def open_requests(self) -> list[m.DataRequest]:
+        return list(
+            self.session.scalars(
+                select(m.DataRequest)
+                .where(m.DataRequest.period_id == self.period_row.id)
+                .order_by(m.DataRequest.id)
+            )
+        )
+
+    def outstanding(self, requests: list[m.DataRequest]) -> dict[int, list[DueItem]]:
+        """Per request, the items not yet returned and not put off to a later date."""
+        today = self.now.date()
+        by_key: dict[tuple[int, tuple[str, int]], DueItem] = {}
+        for person_id, items in self.due.items():
+            for item in items:
+                by_key[(person_id, item_key(item))] = item
+        all_items = [i for items in self.due.values() for i in items]
+        done = self.returned(all_items)
+        result: dict[int, list[DueItem]] = {}
+        for request in requests:
+            owner_id = request.on_behalf_of_id or request.person_id
+            pending = []
+            for row in request.items:
+                key = item_key(row)
+                item = by_key.get((owner_id, key))
+                if item is None or key in done:
+                    continue
+                if row.snoozed_until is not None and row.snoozed_until > today:
+                    continue
+                pending.append(item)
+            result[request.id] = pending
+            if (
+                not pending
+                and request.state is RequestState.OPEN
+                and not any(r.snoozed_until and r.snoozed_until > today for r in request.items)
+            ):
+                request.state = RequestState.COMPLETE
+                request.completed_at = self.now
+        return result
+
+    def form_items(self, items: list[DueItem]) -> tuple[views.FormItem, ...]:
+        context = FigureContext(self.session, self.period, items)
+        return tuple(context.form_item(i) for i in items)
+
+    # ---- the phases ------------------------------------------------------------------
+    def run(self) -> None:
+        if self.now < self.dates.summary_at:
+            self.queue_requests()
+        requests = self.open_requests()
+        if not requests:
+            return  # nothing was asked for this period: nothing to chase or summarise
+        outstanding: dict[int, list[DueItem]] | None = None
+        step = _latest_step(list(self.dates.reminders), self.now)
+        if step is not None and self.now < self._reminder_valid_until(step):
+            outstanding = self.outstanding(requests)
+            self.queue_reminders(requests, outstanding, step)
+        times = [t for _, t in self.dates.escalations]
+        step = _latest_step(times, self.now)
+        if step is not None:
+            outstanding = outstanding or self.outstanding(requests)
+            self.queue_escalations(requests, outstanding, step)
+        if self.now >= self.dates.summary_at:
+            outstanding = outstanding or self.outstanding(requests)
+            self.queue_summary(requests, outstanding)
+
+    def _reminder_valid_until(self, step: int) -> datetime:
+        """A reminder that was missed is not sent once the next event has come.
+
+        A reminder before the deadline is stale after it (escalation takes over); one
+        after the deadline is stale once the first escalation is due.
+        """
+        reminders = self.dates.reminders
+        if step + 1 < len(reminders):
+            return reminders[step + 1]
+        if reminders[step] < self.dates.due_at:
+            return self.dates.due_at
+        escalations = [t for _, t in self.dates.escalations]
+        return escalations[0] if escalations else self.dates.summary_at
+
+    def queue_requests(self) -> None:
+        existing = set(
+            self.session.scalars(
+                select(m.DataRequest.person_id).where(m.DataRequest.period_id == self.period_row.id)
+            )
+        )
+        waiting = {p: items for p, items in self.due.items() if p not in existing}
+        if not waiting:
+            return
+        done = self.returned([i for items in waiting.values() for i in items])
+        context = FigureContext(
+            self.session, self.period, [i for items in waiting.values() for i in items]
+        )
+        for person_id, items in sorted(waiting.items()):
+            pending = [i for i in items if item_key(i) not in done]
+            if not pending:
+                continue  # everything already in (e.g. loaded history): nothing to ask
+            self.queue_request(person_id, pending, context)
+
+    def queue_request(self, person_id: int, items: list[DueItem], context: FigureContext) -> None:
+        person = self.person(person_id)
+        token = new_token()
+        try:
+            with self.session.begin_nested():
+                request = m.DataRequest(
+                    person_id=person_id,
+                    period_id=self.period_row.id,
+                    token=token,
+                    message_id="",
+                    state=RequestState.OPEN,
+                    created_at=self.now,
+                    due_at=self.dates.due_at,
+                    expires_at=self.dates.due_at + timedelta(days=TOKEN_LIFETIME_DAYS),
+                )
+                for position, item in enumerate(items):
+                    request.items.append(
+                        m.DataRequestItem(
+                            position=position,
+                            item_code=item.code,
+                            component_id=item.component_id,
+                            milestone_id=item.milestone_id,
+                            indicator_id=item.indicator_id,
+                        )
+                    )
+                view = views.RequestView(
+                    council=council(self.mail),
+                    recipient=person_view(person),
+                    period_code=self.period.code,
+                    period_label=self.period.label,
+                    token=token,
+                    due=when_text(self.dates.due_at),
+                    items=tuple(context.form_item(i) for i in items),
+                )
+                request.message_id = make_message_id(self.mail.reply_domain)
+                self.session.add(request)
+                self.session.flush()
+                row = queue_email(
+                    self.session,
+                    self.mail,
+                    Outgoing(
+                        kind="request",
+                        recipient=person_view(person),
+                        dedupe_key=f"request:{person_id}:{self.period.code}",
+                        person_id=person_id,
+                        request_id=request.id,
+                        period_id=self.period_row.id,
+                        reply_token=token,
+                        message_id=request.message_id,
+                    ),
+                    view,
+                    self.now,
+                )
+                if row is None:
+                    raise _AlreadyDone
+        except (IntegrityError, _AlreadyDone):
+            return  # another process queued this person's request first
+        self.report.requests += 1
+        self.report.queued_ids.append(row.id)
+
+    def queue_reminders(
+        self, requests: list[m.DataRequest], outstanding: dict[int, list[DueItem]], step: int
+    ) -> None:
+        when = self.dates.reminders[step]
+        working_days_left = self.timetable.calendar.working_days_between(
+            when.date(), self.dates.due_at.date()
+        )
+        for request in requests:
+            items = outstanding.get(request.id) or []
+            if not items or request.state is not RequestState.OPEN:
+                continue
+            if request.created_at > when or f"reminder:{request.id}:{step + 1}" in self.queued:
+                continue
+            person = self.person(request.person_id)
+            view = views.ReminderView(
+                council=council(self.mail),
+                recipient=person_view(person),
+                period_code=self.period.code,
+                period_label=self.period.label,
+                token=request.token,
+                due=when_text(self.dates.due_at),
+                items=self.form_items(items),
+                step=step + 1,
+                days_left=working_days_left,
+            )
+            out = Outgoing(
+                kind="reminder",
+                recipient=person_view(person),
+                dedupe_key=f"reminder:{request.id}:{step + 1}",
+                person_id=person.id,
+                request_id=request.id,
+                period_id=self.period_row.id,
+                reply_token=request.token,
+                in_reply_to=request.message_id,
+            )
+            if self._chase(request, ChaseKind.REMINDER, step + 1, person.id, out, view):
+                self.report.reminders += 1
+
+    def queue_escalations(
+        self, requests: list[m.DataRequest], outstanding: dict[int, list[DueItem]], step: int
+    ) -> None:
+        level, when = self.dates.escalations[step]
+        kind = ChaseKind.ESCALATION_OWNER if level == "owner" else ChaseKind.ESCALATION_HEAD
+        # Who owes what, grouped by the person to escalate to.
+        by_target: dict[int, dict[int, list[DueItem]]] = defaultdict(lambda: defaultdict(list))
+        for request in requests:
+            if request.created_at > when or request.state is not RequestState.OPEN:
+                continue
+            for item in outstanding.get(request.id) or []:
+                target = item.owner_id if level == "owner" else item.escalation_owner_id
+                by_target[target][request.id].append(item)
+        overdue = self.timetable.calendar.working_days_between(
+            self.dates.due_at.date(), when.date()
+        )
+        by_id = {r.id: r for r in requests}
+        for target_id, per_request in sorted(by_target.items()):
+            if f"escalation:{self.period.code}:{step + 1}:{target_id}" in self.queued:
+                continue
+            target = self.person(target_id)
+            lines = tuple(
+                views.OverdueLine(
+                    updater=person_view(self.person(by_id[rid].person_id)),
+                    items=self.form_items(items),
+                    request_token=by_id[rid].token,
+                )
+                for rid, items in sorted(per_request.items())
+            )
+            view = views.EscalationView(
+                council=council(self.mail),
+                recipient=person_view(target),
+                level="owner" if level == "owner" else "escalation_owner",
+                period_code=self.period.code,
+                period_label=self.period.label,
+                due=when_text(self.dates.due_at),
+                working_days_overdue=overdue,
+                lines=lines,
+            )
+            out = Outgoing(
+                kind="escalation_owner" if level == "owner" else "escalation_head",
+                recipient=person_view(target),
+                dedupe_key=f"escalation:{self.period.code}:{step + 1}:{target_id}",
+                person_id=target_id,
+                period_id=self.period_row.id,
+            )
+            queued = False
+            with self.session.begin_nested():
+                row = queue_email(self.session, self.mail, out, view, self.now)
+                if row is not None:
+                    for request_id in per_request:
+                        self.session.add(
+                            m.RequestChase(
+                                request_id=request_id,
+                                kind=kind,
+                                step=step + 1,
+                                person_id=target_id,
+                                queued_at=self.now,
+                                outbox_id=row.id,
+                            )
+                        )
+                    queued = True
+            if queued:
+                self.report.escalations += 1
+
+    def _chase(
+        self,
+        request: m.DataRequest,
+        kind: ChaseKind,
+        step: int,
+        person_id: int,
+        out: Outgoing,
+        view: object,
+    ) -> bool:
+        try:
+            with self.session.begin_nested():
+                row = queue_email(self.session, self.mail, out, view, self.now)
+                if row is None:
+                    raise _AlreadyDone
+                self.session.add(
+                    m.RequestChase(
+                        request_id=request.id,
+                        kind=kind,
+                        step=step,
+                        person_id=person_id,
+                        queued_at=self.now,
+                        outbox_id=row.id,
+                    )
+                )
+                self.session.flush()
+        except (IntegrityError, _AlreadyDone):
+            return False
+        self.report.queued_ids.append(row.id)
+        return True
+
+    def queue_summary(
+        self, requests: list[m.DataRequest], outstanding: dict[int, list[DueItem]]
+    ) -> None:
+        key = f"summary:{self.period.code}"
+        if key in self.queued or already_queued(self.session, key):
+            return
+        view = self.summary_view(requests, outstanding)
+        if (
+            queue_email(
+                self.session,
+                self.mail,
+                Outgoing(
+                    kind="returns_summary",
+                    recipient=team_view(self.mail),
+                    dedupe_key=key,
+                    period_id=self.period_row.id,
+                ),
+                view,
+                self.now,
+            )
+            is not None
+        ):
+            self.report.summaries += 1
+
+    def summary_view(
+        self, requests: list[m.DataRequest], outstanding: dict[int, list[DueItem]]
+    ) -> views.SummaryView:
+        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+        due_at = self.dates.due_at
+        late_keys = self.late_keys(requests, due_at)
+        by_key = {(p, item_key(i)): i for p, items in self.due.items() for i in items}
+        owed: list[views.OverdueLine] = []
+        for request in requests:
+            pending = {item_key(i) for i in outstanding.get(request.id) or []}
+            for row in request.items:
+                item = by_key.get((request.on_behalf_of_id or request.person_id, item_key(row)))
+                if item is None:
+                    continue
+                row_counts = counts[item.group]
+                row_counts[0] += 1
+                if item_key(row) in pending:
+                    row_counts[4] += 1
+                else:
+                    row_counts[1] += 1
+                    row_counts[3 if item_key(row) in late_keys else 2] += 1
+            if outstanding.get(request.id):
+                owed.append(
+                    views.OverdueLine(
+                        updater=person_view(self.person(request.person_id)),
+                        items=self.form_items(outstanding[request.id]),
+                        request_token=request.token,
+                    )
+                )
+        rows = tuple(views.ReturnsRow(group, *values) for group, values in sorted(counts.items()))
+        totals = views.ReturnsRow("Total", *(sum(r[i] for r in counts.values()) for i in range(5)))
+        return views.SummaryView(
+            council=council(self.mail),
+            recipient=team_view(self.mail),
+            period_code=self.period.code,
+            period_label=self.period.label,
+            frequency=self.dates.frequency.value,
+            due=when_text(due_at),
+            rows=rows,
+            totals=totals,
+            outstanding=tuple(owed),
+            as_at=when_text(self.now),
+        )
+
+    def late_keys(self, requests: list[m.DataRequest], due_at: datetime) -> set[tuple[str, int]]:
+        """Items whose current value arrived after the due date."""
+        late: set[tuple[str, int]] = set()
+        rows = self.session.execute(
+            select(m.ComponentValue.component_id, m.ComponentValue.received_at).where(
+                m.ComponentValue.period_id == self.period_row.id, m.ComponentValue.is_current
+            )
+        )
+        late.update(("component", cid) for cid, at in rows if at > due_at)
+        rows = self.session.execute(
+            select(m.MilestoneUpdate.milestone_id, m.MilestoneUpdate.received_at).where(
+                m.MilestoneUpdate.period_id == self.period_row.id, m.MilestoneUpdate.is_current
+            )
+        )
+        late.update(("milestone", mid) for mid, at in rows if at > due_at)
+        return late
+
+
+class _AlreadyDone(Exception):
+    """Raised inside a savepoint to undo a duplicate; never escapes this module."""
