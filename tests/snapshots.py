@@ -33,15 +33,21 @@ class Completed:
     stderr: str
 
 
-def run_cli(*args: str, env: dict[str, str], cwd: Path | None = None) -> Completed:
+def run_cli(
+    *args: str, env: dict[str, str], cwd: Path | None = None, stdin: bytes | None = None
+) -> Completed:
     full_env = {**os.environ, **env, "COLUMNS": "200"}
     proc = subprocess.run(
         [*COMMAND, *args],
         env=full_env,
         cwd=cwd,
         capture_output=True,
-        text=True,
+        input=stdin if stdin is not None else b"",
         timeout=120,
         check=False,
     )
-    return Completed(proc.returncode, proc.stdout, proc.stderr)
+    return Completed(
+        proc.returncode,
+        proc.stdout.decode("utf-8", "replace"),
+        proc.stderr.decode("utf-8", "replace"),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -13,13 +14,18 @@ from sqlalchemy import func, select
 from mailcapture.clock import LOCAL_TZ
 from mailcapture.db import migrate
 from mailcapture.db import models as m
-from mailcapture.domain.enums import OutboxState
+from mailcapture.domain.enums import InboundState, OutboxState
+from mailcapture.domain.periods import PeriodError, parse_period
+from mailcapture.mailflow.pipeline import Pipeline
+from mailcapture.mailflow.store import Envelope
 from mailcapture.outbox.service import send_due
 from mailcapture.register.loader import load_folder
+from mailcapture.reports import export
 from mailcapture.runtime import Runtime
 from mailcapture.schedule.tick import tick as run_tick
 from mailcapture.schedule.timetable import load_timetable
 from mailcapture.settings import SettingsError
+from mailcapture.transport.files import iter_inputs
 from mailcapture.transport.outbound import Sender
 
 console = Console(highlight=False)
@@ -199,3 +205,134 @@ def outbox(state: str | None, limit: int) -> None:
             detail or "",
         )
     console.print(table)
+
+
+def ingest(paths: list[Path]) -> None:
+    runtime = Runtime.from_environment()
+    runtime.require_schema()
+    pipeline = Pipeline(runtime.sessions, runtime.clock)
+    count = 0
+    for message in iter_inputs(paths):
+        result = pipeline.ingest(message.raw, Envelope(source="cli", source_ref=message.ref))
+        console.print(f"{message.ref}: {result.line()}", soft_wrap=True, markup=False)
+        count += 1
+    runtime.close()
+    if count == 0:
+        raise SettingsError("no messages found in the paths given")
+
+
+def reprocess(message_id: int | None, failed: bool) -> None:
+    if (message_id is None) == (not failed):
+        raise SettingsError("give a message number or --failed (not both)")
+    runtime = Runtime.from_environment()
+    runtime.require_schema()
+    pipeline = Pipeline(runtime.sessions, runtime.clock)
+    with runtime.sessions() as session:
+        if failed:
+            ids = list(
+                session.scalars(
+                    select(m.InboundMessage.id)
+                    .where(m.InboundMessage.state == InboundState.FAILED)
+                    .order_by(m.InboundMessage.id)
+                )
+            )
+        else:
+            row = session.get(m.InboundMessage, message_id)
+            if row is None:
+                raise SettingsError(f"no inbound message #{message_id}")
+            if row.state is InboundState.DUPLICATE:
+                raise SettingsError(
+                    f"#{message_id} is a duplicate of #{row.duplicate_of_id}; reprocess that one"
+                )
+            ids = [row.id]
+    for inbound_id in ids:
+        console.print(pipeline.process(inbound_id).line(), soft_wrap=True, markup=False)
+    if not ids:
+        console.print("no failed messages")
+    runtime.close()
+
+
+MESSAGE_COLUMNS = (
+    "id",
+    "message_id",
+    "sender",
+    "received_at",
+    "classification",
+    "rule",
+    "state",
+    "outcome",
+    "detail",
+)
+
+
+def messages(fmt: str, limit: int) -> None:
+    runtime = Runtime.from_environment()
+    runtime.require_schema()
+    with runtime.sessions() as session:
+        rows = [
+            (
+                r.id,
+                r.message_id,
+                r.sender,
+                r.received_at,
+                r.classification.value if r.classification else None,
+                r.classification_rule,
+                r.state.value,
+                r.outcome,
+                r.outcome_detail,
+            )
+            for r in session.scalars(
+                select(m.InboundMessage).order_by(m.InboundMessage.id.desc()).limit(limit)
+            )
+        ]
+    runtime.close()
+    table = export.Table(MESSAGE_COLUMNS, rows)
+    if fmt == "csv":
+        sys.stdout.write(export.to_csv(table))
+    elif fmt == "json":
+        sys.stdout.write(export.to_json(table) + "\n")
+    elif fmt == "table":
+        view = Table(title=f"Inbound messages (newest {limit})")
+        for column in ("id", "from", "received", "class", "rule", "outcome", "detail"):
+            view.add_column(column)
+        for r in rows:
+            view.add_row(
+                str(r[0]),
+                r[2] or "",
+                _local(r[3]),
+                r[4] or "",
+                r[5] or "",
+                f"{r[6]}: {r[7]}",
+                (r[8] or "")[:80],
+            )
+        console.print(view)
+    else:
+        raise SettingsError("messages can be listed as table, csv or json")
+
+
+def export_values(period: str | None, fmt: str, out: Path | None) -> None:
+    codes = None
+    if period is not None:
+        try:
+            codes = [parse_period(period).code]
+        except PeriodError as exc:
+            raise SettingsError(f"--period: {exc}") from None
+    runtime = Runtime.from_environment()
+    runtime.require_schema()
+    with runtime.sessions() as session:
+        table = export.values_table(session, codes)
+    runtime.close()
+    if fmt == "xlsx":
+        if out is None:
+            raise SettingsError("--format xlsx needs --out FILE")
+        out.write_bytes(export.to_xlsx(table))
+        console.print(f"{len(table.rows)} row(s) written to {out}")
+        return
+    text = export.to_json(table) + "\n" if fmt == "json" else export.to_csv(table)
+    if fmt not in {"csv", "json"}:
+        raise SettingsError("values can be exported as csv, json or xlsx")
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"{len(table.rows)} row(s) written to {out}")
+    else:
+        sys.stdout.write(text)

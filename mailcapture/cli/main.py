@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from mailcapture.clock import FixedClock, set_clock
 from mailcapture.db.migrate import SchemaError
 from mailcapture.register.source import RegisterInvalid
 from mailcapture.settings import SettingsError
+from mailcapture.transport.files import UnreadableInput
 from mailcapture.transport.outbound import ConfigError
 
 app = typer.Typer(
@@ -111,6 +113,58 @@ def outbox(
     commands.outbox(state, limit)
 
 
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    xlsx = "xlsx"
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Message files, folders, mbox files or Maildirs (default: stdin)"),
+    ] = None,
+    now: NowOption = None,
+) -> None:
+    """Capture raw RFC 5322 messages: one line per message with its outcome."""
+    commands.ingest(paths or [])
+
+
+@app.command()
+def reprocess(
+    message_id: Annotated[int | None, typer.Argument(help="Inbound message number")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Every failed message")] = False,
+    now: NowOption = None,
+) -> None:
+    """Run a stored message through the pipeline again (after a fix)."""
+    commands.reprocess(message_id, failed)
+
+
+@app.command()
+def messages(
+    fmt: Annotated[Format, typer.Option("--format", help="table, csv or json")] = Format.table,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first")] = 100,
+) -> None:
+    """List inbound messages: classification, the rule that decided it, and the outcome."""
+    commands.messages(fmt.value, limit)
+
+
+export_app = typer.Typer(help="Export stored data.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("values")
+def export_values(
+    period: Annotated[str | None, typer.Option(help="Only this period, e.g. 2026-04")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="csv, json or xlsx")] = Format.csv,
+    out: Annotated[Path | None, typer.Option(help="Write to this file (needed for xlsx)")] = None,
+) -> None:
+    """Every value and status received, with who sent it, when, and from which message."""
+    commands.export_values(period, fmt.value, out)
+
+
 def run() -> None:
     """Console-script entry point: turn expected failures into one line and an exit code."""
     try:
@@ -120,7 +174,7 @@ def run() -> None:
             print(problem, file=sys.stderr)
         print(f"mailcapture: register not loaded: {len(exc.problems)} problem(s)", file=sys.stderr)
         sys.exit(1)
-    except (SettingsError, SchemaError, CliError, ConfigError) as exc:
+    except (SettingsError, SchemaError, CliError, ConfigError, UnreadableInput) as exc:
         _fail(str(exc), getattr(exc, "code", 1))
     except OperationalError as exc:
         _fail(f"database unavailable: {_first_line(exc.orig or exc)}")

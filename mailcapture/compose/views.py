@@ -12,15 +12,23 @@ the view alone (tests build them by hand; the outbox can log them).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 __all__ = [
+    "BounceView",
+    "ConfirmationView",
+    "ConfirmedLine",
     "Council",
+    "DelegateForwardView",
+    "DelegateNoticeView",
     "EscalationView",
     "FailureView",
     "FormItem",
     "OverdueLine",
     "Person",
+    "RejectedLine",
+    "RejectionReason",
+    "RejectionView",
     "ReminderView",
     "RequestView",
     "ReturnsRow",
@@ -164,3 +172,134 @@ class FailureView:
     attempts: int
     last_error: str
     queued_at: str
+
+
+# ---------------------------------------------------------------------------- capture kinds
+
+
+@dataclass(frozen=True)
+class ConfirmedLine:
+    """One answer stored from a reply, shown back exactly as stored.
+
+    ``stored`` is the stored value as display text ("1,234", "97.5%", "not available -
+    system down until 20th", "on track", "complete (3 May 2026)", a comment excerpt);
+    ``note`` qualifies it ("late", "replaces 1,230", "estimate") and is shown in brackets.
+    """
+
+    code: str
+    title: str
+    stored: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class RejectedLine:
+    """One answer that could not be stored: ``answer`` exactly as typed, ``reason`` in
+    plain words ("outside the allowed range 0 to 20,000").
+
+    The text part folds a long answer onto at most a few indented lines and cuts the
+    rest with "..."; the HTML part shows it whole (see ``confirmation.txt``).
+    """
+
+    code: str
+    answer: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ConfirmationView:
+    """What a reply did: to the person who replied (or their delegate), once it was read.
+
+    ``outstanding`` is printed as the request form again, so the confirmation can be
+    answered like the request; ``notes`` are things noticed and ignored (a code not on the
+    form, conflicting answers); ``commentary_needed`` lists codes whose indicator is red or
+    getting worse, for which a comment is asked. ``comments`` counts the item comments
+    stored, ``general_comment`` says whether a general comment was stored.
+    """
+
+    council: Council
+    recipient: Person
+    period_code: str
+    period_label: str
+    token: str
+    due: str
+    accepted: tuple[ConfirmedLine, ...]
+    rejected: tuple[RejectedLine, ...]
+    outstanding: tuple[FormItem, ...]
+    notes: tuple[str, ...] = ()
+    comments: int = 0
+    general_comment: bool = False
+    on_behalf_of: Person | None = None
+    late: bool = False
+    commentary_needed: tuple[str, ...] = ()
+
+
+RejectionReason = Literal[
+    "unknown_sender", "wrong_person", "expired", "no_request", "quarantined", "too_large"
+]
+
+
+@dataclass(frozen=True)
+class RejectionView:
+    """To a sender whose email could not be recorded, saying why and whom to contact.
+
+    ``recipient.name`` may be "" when the sender is unknown. ``rightful`` (for
+    ``wrong_person``) is whose form it was: only the name is shown, never the address.
+    ``expired_on`` (for ``expired``) is the closing date as display text.
+    """
+
+    council: Council
+    recipient: Person
+    reason: RejectionReason
+    their_subject: str
+    period_label: str | None = None
+    expired_on: str | None = None
+    rightful: Person | None = None
+
+    def __post_init__(self) -> None:
+        if self.reason not in get_args(RejectionReason):
+            raise ValueError(f"unknown rejection reason {self.reason!r}")
+
+
+@dataclass(frozen=True)
+class BounceView:
+    """To the performance team: mail to a person bounced permanently.
+
+    ``person_name`` is None when the address is not a person in the register;
+    ``requests_affected`` are the period labels of requests that did not arrive.
+    """
+
+    council: Council
+    recipient: Person
+    failed_address: str
+    person_name: str | None
+    diagnostic: str
+    original_subject: str | None
+    requests_affected: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DelegateForwardView(RequestView):
+    """The request form again, to a registered delegate while the person is away.
+
+    ``recipient`` is the delegate and ``on_behalf_of`` the absent person (required);
+    ``away_until`` is the return date named in their out-of-office, as display text.
+    """
+
+    away_until: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.on_behalf_of is None:
+            raise ValueError("a delegate forward needs on_behalf_of: the person who is away")
+
+
+@dataclass(frozen=True)
+class DelegateNoticeView:
+    """To the performance team: a request was passed to the absent person's delegate."""
+
+    council: Council
+    recipient: Person
+    absent: Person
+    delegate: Person
+    away_until: str | None
+    period_label: str

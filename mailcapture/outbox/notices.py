@@ -30,6 +30,10 @@ class Outgoing:
     reply_token: str | None = None
     message_id: str | None = None
     in_reply_to: str | None = None
+    #: The inbound message this answers (confirmations and notices), for the audit trail.
+    in_reply_to_id: int | None = None
+    #: RFC 3834: "auto-generated" for our own initiative, "auto-replied" for answers.
+    auto_submitted: str = "auto-generated"
 
 
 def council(mail: MailSpec) -> views.Council:
@@ -68,6 +72,7 @@ def queue_email(
         message_id=message_id,
         in_reply_to=out.in_reply_to,
         references=(out.in_reply_to,) if out.in_reply_to else (),
+        auto_submitted=out.auto_submitted,
     )
     raw = build_message(envelope, rendered, now)
     return enqueue(
@@ -82,6 +87,7 @@ def queue_email(
             person_id=out.person_id,
             request_id=out.request_id,
             period_id=out.period_id,
+            in_reply_to_id=out.in_reply_to_id,
         ),
         now,
     )

@@ -29,6 +29,8 @@ from mailcapture.db.engine import transaction
 from mailcapture.db.periods import PeriodStore
 from mailcapture.domain.enums import ChaseKind, RequestState
 from mailcapture.domain.periods import Period
+from mailcapture.forms.context import FigureContext
+from mailcapture.forms.due import DueItem, due_by_person, item_key, returned_keys
 from mailcapture.outbox.notices import (
     Outgoing,
     council,
@@ -40,8 +42,6 @@ from mailcapture.outbox.notices import (
 from mailcapture.outbox.queue import already_queued
 from mailcapture.register.mail import mail_settings
 from mailcapture.register.model import MailSpec
-from mailcapture.schedule.context import FigureContext
-from mailcapture.schedule.due import DueItem, due_by_person, item_key, returned_keys
 from mailcapture.schedule.timetable import PeriodDates, Timetable, load_timetable
 
 #: How long a request's token keeps accepting returns and corrections after its due date.

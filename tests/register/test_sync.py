@@ -106,9 +106,13 @@ def test_change_retire_and_restore(sessions: sessionmaker[Session], register_dir
     _remove_indicator(indicators, "BV8a")
     history = register_dir / "history-2025-26.yaml"
     history_text = history.read_text()
-    history.write_text("".join(
-        line for line in history_text.splitlines(keepends=True)
-        if not line.lstrip().startswith(("BV8a.1:", "BV8a.2:"))))
+    history.write_text(
+        "".join(
+            line
+            for line in history_text.splitlines(keepends=True)
+            if not line.lstrip().startswith(("BV8a.1:", "BV8a.2:"))
+        )
+    )
     result = load_folder(register_dir, sessions, LATER)
     assert result.changes.as_dict()["indicators"] == {"retired": ["BV8a"]}
     assert result.changes.as_dict()["components"] == {"retired": ["BV8a.1", "BV8a.2"]}

@@ -16,7 +16,7 @@ from mailcapture.compose import views
 from mailcapture.db import models as m
 from mailcapture.domain.figures import format_figure, format_range
 from mailcapture.domain.periods import Period
-from mailcapture.schedule.due import DueItem
+from mailcapture.forms.due import DueItem
 
 
 class FigureContext:

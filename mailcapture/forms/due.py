@@ -54,11 +54,13 @@ def frequency_of(period: Period) -> Frequency:
     }[period.kind]
 
 
-def due_by_person(session: Session, period: Period) -> dict[int, list[DueItem]]:
-    """Every active updater's items for ``period``, in form order."""
+def due_by_person(
+    session: Session, period: Period, person_id: int | None = None
+) -> dict[int, list[DueItem]]:
+    """Every active updater's items for ``period`` (or one person's), in form order."""
     frequency = frequency_of(period)
     by_person: dict[int, list[DueItem]] = defaultdict(list)
-    rows = session.execute(
+    query = (
         select(m.IndicatorUpdater.person_id, m.Indicator, m.Component, m.ServiceArea.name)
         .join(m.Indicator, m.Indicator.id == m.IndicatorUpdater.indicator_id)
         .join(m.Component, m.Component.declared_by_id == m.Indicator.id)
@@ -72,8 +74,10 @@ def due_by_person(session: Session, period: Period) -> dict[int, list[DueItem]]:
         )
         .order_by(m.ServiceArea.name, m.Indicator.code, m.Component.code)
     )
-    for person_id, indicator, component, area in rows:
-        by_person[person_id].append(
+    if person_id is not None:
+        query = query.where(m.IndicatorUpdater.person_id == person_id)
+    for updater_id, indicator, component, area in session.execute(query):
+        by_person[updater_id].append(
             DueItem(
                 code=component.code,
                 title=component.title,
@@ -94,14 +98,16 @@ def due_by_person(session: Session, period: Period) -> dict[int, list[DueItem]]:
             )
         )
     if frequency is Frequency.MONTHLY:
-        for person_id, item in _milestones_due(session, period):
-            by_person[person_id].append(item)
+        for updater_id, item in _milestones_due(session, period, person_id):
+            by_person[updater_id].append(item)
     return dict(by_person)
 
 
-def _milestones_due(session: Session, period: Period) -> Iterable[tuple[int, DueItem]]:
+def _milestones_due(
+    session: Session, period: Period, person_id: int | None
+) -> Iterable[tuple[int, DueItem]]:
     """Milestones of live projects: started by the period's end, not completed before it."""
-    rows = session.execute(
+    query = (
         select(m.Project, m.Milestone)
         .join(m.Milestone, m.Milestone.project_id == m.Project.id)
         .join(m.Person, m.Person.id == m.Project.updater_id)
@@ -112,7 +118,9 @@ def _milestones_due(session: Session, period: Period) -> Iterable[tuple[int, Due
         )
         .order_by(m.Project.code, m.Milestone.is_overall.desc(), m.Milestone.code)
     )
-    for project, milestone in rows:
+    if person_id is not None:
+        query = query.where(m.Project.updater_id == person_id)
+    for project, milestone in session.execute(query):
         if not _live(project.start_date, project.completed_on, period):
             continue
         if not milestone.is_overall and not _live(

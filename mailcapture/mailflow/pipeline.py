@@ -1,0 +1,522 @@
+"""The one inbound pipeline: ``ingest(raw, envelope)`` is the only way a message enters.
+
+    store raw (own transaction, committed first)
+      -> classify (human / auto-reply / bounce / unknown; our own mail dropped)
+      -> match the request (token in recipient, subject, or references)
+      -> authenticate (the addressee or their delegate; DMARC from our own host)
+      -> parse (pure functions in ``parsing``)
+      -> validate and apply (one transaction)
+      -> confirm (outbox)
+
+Every stage appends to the message's ``stages`` list, so the audit trail shows how each
+message was handled. An exception rolls back the processing transaction and marks the
+message ``failed`` with the error kept: a quarantine the performance team can see and
+replay with ``mailcapture reprocess``. Nothing is ever deleted.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import parseaddr
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailcapture.clock import LOCAL_TZ, Clock
+from mailcapture.compose.message import LOOP_HEADER
+from mailcapture.db import models as m
+from mailcapture.db.engine import transaction
+from mailcapture.domain.enums import InboundState, MessageClass, RequestState
+from mailcapture.mailflow.apply import Applier, Submitter, outstanding_items
+from mailcapture.mailflow.replies import (
+    Limits,
+    queue_bounce_notice,
+    queue_confirmation,
+    queue_delegate_forward,
+    queue_rejection,
+)
+from mailcapture.mailflow.sent import sent_text
+from mailcapture.mailflow.store import Envelope, StoredMessage, store_raw
+from mailcapture.parsing.addressing import ReplyAddress, dmarc_failed, find_tokens
+from mailcapture.parsing.classify import Classification, Kind, classify
+from mailcapture.parsing.form import read_reply
+from mailcapture.parsing.mime import (
+    DecodedMessage,
+    MessageTooLarge,
+    MimeTooDeep,
+    clean_text,
+    decode_message,
+)
+from mailcapture.parsing.mime import Limits as MimeLimits
+from mailcapture.parsing.quotes import split_reply
+from mailcapture.register.mail import mail_settings
+from mailcapture.register.model import MailSpec
+
+KIND_TO_CLASS = {
+    Kind.HUMAN: MessageClass.HUMAN,
+    Kind.AUTO_REPLY: MessageClass.AUTO_REPLY,
+    Kind.BOUNCE: MessageClass.BOUNCE,
+    Kind.UNKNOWN: MessageClass.UNKNOWN,
+}
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    id: int
+    duplicate: bool
+    state: str
+    outcome: str
+    detail: str | None = None
+
+    def line(self) -> str:
+        text = f"#{self.id} {self.state}: {self.outcome}"
+        return f"{text} - {self.detail}" if self.detail else text
+
+
+@dataclass
+class Settings:
+    mime_limits: MimeLimits = field(default_factory=MimeLimits)
+    reply_limits: Limits = field(default_factory=Limits)
+
+
+class Pipeline:
+    """Holds what every message needs: the database, the clock, the limits."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], clock: Clock, settings: Settings | None = None
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.settings = settings or Settings()
+
+    def ingest(self, raw: bytes, envelope: Envelope) -> IngestResult:
+        """Store, then process. Raises only if the raw message could not be stored."""
+        with transaction(self.sessions) as session:
+            stored = store_raw(session, raw, envelope, self.clock.now())
+        if stored.duplicate_of is not None:
+            return IngestResult(
+                stored.id,
+                True,
+                InboundState.DUPLICATE.value,
+                "duplicate",
+                f"same message as #{stored.duplicate_of}",
+            )
+        return self.process(stored.id)
+
+    def process(self, message_id: int) -> IngestResult:
+        """Run every stage after storage; on an error, keep the error and mark it failed."""
+        try:
+            with transaction(self.sessions) as session:
+                row = session.get_one(m.InboundMessage, message_id)
+                _Run(session, row, self, self.clock.now()).run()
+                return _result(row)
+        except Exception as exc:
+            with transaction(self.sessions) as session:
+                row = session.get_one(m.InboundMessage, message_id)
+                row.state = InboundState.FAILED
+                row.attempts += 1
+                row.outcome = "failed"
+                row.outcome_detail = f"{type(exc).__name__}: {exc}"[:500]
+                row.error = clean_text("".join(traceback.format_exception(exc)))[-8000:]
+                row.processed_at = self.clock.now()
+                return _result(row)
+
+    def store_only(self, raw: bytes, envelope: Envelope) -> StoredMessage:
+        """For transports that answer the sender first and process afterwards."""
+        with transaction(self.sessions) as session:
+            return store_raw(session, raw, envelope, self.clock.now())
+
+
+def _result(row: m.InboundMessage) -> IngestResult:
+    return IngestResult(row.id, False, row.state.value, row.outcome or "", row.outcome_detail)
+
+
+class _Run:
+    """One message through the stages, inside one transaction."""
+
+    def __init__(
+        self, session: Session, row: m.InboundMessage, pipeline: Pipeline, now: datetime
+    ) -> None:
+        self.session = session
+        self.row = row
+        self.pipeline = pipeline
+        self.now = now
+        self.mail: MailSpec = mail_settings(session)
+        self.stages: list[dict[str, Any]] = []
+        row.attempts += 1
+
+    def stage(self, name: str, result: str, detail: str | None = None) -> None:
+        self.stages.append(
+            {"stage": name, "result": result, "detail": detail, "at": self.now.isoformat()}
+        )
+
+    def finish(
+        self, outcome: str, detail: str | None = None, state: InboundState = InboundState.PROCESSED
+    ) -> None:
+        self.row.state = state
+        self.row.outcome = outcome
+        self.row.outcome_detail = detail
+        self.row.stages = (self.row.stages or []) + [{"run": self.row.attempts}, *self.stages]
+        self.row.processed_at = self.now
+        self.row.error = None
+
+    # ---- stages ----------------------------------------------------------------------
+    def run(self) -> None:
+        raw = self.row.raw
+        self.stage("store", "stored", f"{self.row.size} bytes, sha256 {self.row.sha256[:12]}")
+        if self.is_own_mail(raw):
+            return
+        try:
+            decoded = decode_message(raw, self.pipeline.settings.mime_limits)
+        except (MessageTooLarge, MimeTooDeep) as exc:
+            self.stage("decode", "refused", str(exc))
+            note = (
+                queue_rejection(
+                    self.session,
+                    self.mail,
+                    inbound=self.row,
+                    address=self.row.sender or "",
+                    name="",
+                    reason="too_large",
+                    now=self.now,
+                    limits=self.pipeline.settings.reply_limits,
+                )
+                if self.row.sender
+                else "no sender to tell"
+            )
+            self.finish("too-large", f"{exc}; {note}", InboundState.QUARANTINED)
+            return
+        self.row.decoded_text = clean_text(decoded.text)
+        self.stage(
+            "decode",
+            decoded.text_source,
+            "; ".join(decoded.defects)[:500] if decoded.defects else None,
+        )
+        verdict = classify(decoded, raw, self.row.envelope_from)
+        self.row.classification = KIND_TO_CLASS[verdict.kind]
+        self.row.classification_rule = verdict.rule[:200]
+        self.stage("classify", verdict.kind.value, verdict.rule)
+        if verdict.kind is Kind.BOUNCE:
+            self.handle_bounce(verdict)
+        elif verdict.kind is Kind.AUTO_REPLY:
+            self.handle_auto_reply(decoded, verdict)
+        elif verdict.kind is Kind.UNKNOWN:
+            self.finish("unknown", "not recognisably a reply; kept for the performance team")
+        else:
+            self.handle_reply(decoded)
+
+    def is_own_mail(self, raw: bytes) -> bool:
+        """Our own mail coming back (a loop, or a forward of what we sent): drop silently."""
+        head = raw.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0].lower()
+        ours = {
+            self.mail.performance_team.lower(),
+            f"{self.mail.reply_local}@{self.mail.reply_domain}".lower(),
+            parseaddr(self.mail.from_address)[1].lower(),
+        }
+        from_ours = self.row.sender is not None and self.row.sender in ours
+        if LOOP_HEADER.lower().encode() + b":" in head or from_ours:
+            self.row.classification = MessageClass.AUTO_REPLY if not from_ours else None
+            self.stage(
+                "classify", "own-mail", "loop header" if not from_ours else "from our own address"
+            )
+            self.finish("own-mail", "our own mail came back; dropped without reply")
+            return True
+        return False
+
+    def handle_bounce(self, verdict: Classification) -> None:
+        if verdict.temporary:
+            self.finish("bounce-temporary", "a delay warning: nothing to do yet")
+            return
+        marked = []
+        for address in verdict.failed_recipients:
+            person = self.session.scalar(select(m.Person).where(m.Person.email == address))
+            if person is not None and person.mail_failing_since is None:
+                person.mail_failing_since = self.now
+                person.mail_failure_reason = verdict.rule
+            affected = []
+            if person is not None:
+                affected = [
+                    r.period.code
+                    for r in self.session.scalars(
+                        select(m.DataRequest).where(
+                            m.DataRequest.person_id == person.id,
+                            m.DataRequest.state == RequestState.OPEN,
+                        )
+                    )
+                ]
+            queue_bounce_notice(
+                self.session,
+                self.mail,
+                address=address,
+                person=person,
+                diagnostic=verdict.rule,
+                subject=self.row.subject,
+                affected=affected,
+                now=self.now,
+            )
+            marked.append(address)
+        detail = ("failed: " + ", ".join(marked)) if marked else "no failed address found"
+        self.stage("bounce", "recorded", detail)
+        self.finish("bounce", detail + "; performance team told" if marked else detail)
+
+    def handle_auto_reply(self, decoded: DecodedMessage, verdict: Classification) -> None:
+        """An out-of-office with a return date, from someone with a delegate: pass it on."""
+        person = self.sender_person(decoded)
+        if person is None or verdict.return_date is None:
+            self.finish("auto-reply", "no reply sent to automatic mail")
+            return
+        delegation = self.session.scalar(
+            select(m.Delegation).where(
+                m.Delegation.principal_id == person.id, m.Delegation.retired_at.is_(None)
+            )
+        )
+        if delegation is None:
+            self.finish(
+                "auto-reply",
+                f"{person.email} away until {verdict.return_date}; no registered delegate",
+            )
+            return
+        delegate = self.session.get_one(m.Person, delegation.delegate_id)
+        forwarded = []
+        for request in self.session.scalars(
+            select(m.DataRequest).where(
+                m.DataRequest.person_id == person.id,
+                m.DataRequest.state == RequestState.OPEN,
+                m.DataRequest.due_at.isnot(None),
+            )
+        ):
+            if request.expires_at <= self.now:
+                continue
+            pending = outstanding_items(self.session, request, self.now.date())
+            if pending and queue_delegate_forward(
+                self.session,
+                self.mail,
+                request=request,
+                absent=person,
+                delegate=delegate,
+                away_until=f"{verdict.return_date:%-d %B %Y}",
+                pending=pending,
+                now=self.now,
+            ):
+                forwarded.append(request.period.code)
+        detail = (
+            f"away until {verdict.return_date}; request(s) {', '.join(forwarded)} sent "
+            f"to delegate {delegate.email}"
+            if forwarded
+            else f"away until {verdict.return_date}; nothing outstanding to pass on"
+        )
+        self.stage("delegate", "forwarded" if forwarded else "nothing", detail)
+        self.finish("auto-reply", detail)
+
+    def sender_person(self, decoded: DecodedMessage) -> m.Person | None:
+        address = decoded.from_address or self.row.sender
+        if not address:
+            return None
+        return self.session.scalar(select(m.Person).where(m.Person.email == address.lower()))
+
+    def find_request(self, decoded: DecodedMessage) -> tuple[m.DataRequest | None, str]:
+        reply = ReplyAddress(self.mail.reply_local, self.mail.separator, self.mail.reply_domain)
+        recipients = [
+            *(self.row.envelope_to or []),
+            *decoded.to,
+            *decoded.cc,
+            *decoded.delivered_to,
+            *decoded.x_original_to,
+            *decoded.envelope_to,
+        ]
+        for found in find_tokens(recipients, decoded.subject, reply):
+            request = self.session.scalar(
+                select(m.DataRequest).where(m.DataRequest.token == found.token)
+            )
+            if request is not None:
+                return request, f"token in {found.where}"
+        ids = [f"<{i}>" for i in (*decoded.in_reply_to, *decoded.references)]
+        if ids:
+            request = self.session.scalar(
+                select(m.DataRequest).where(m.DataRequest.message_id.in_(ids))
+            )
+            if request is None:
+                request = self.session.scalar(
+                    select(m.DataRequest)
+                    .join(m.OutboxMessage, m.OutboxMessage.request_id == m.DataRequest.id)
+                    .where(m.OutboxMessage.message_id.in_(ids))
+                )
+            if request is not None:
+                return request, "references"
+        return None, "no token, subject tag or reference matched"
+
+    def reject(
+        self, outcome: str, reason: str, address: str, name: str, detail: str, **extra: Any
+    ) -> None:
+        note = queue_rejection(
+            self.session,
+            self.mail,
+            inbound=self.row,
+            address=address,
+            name=name,
+            reason=reason,
+            now=self.now,
+            limits=self.pipeline.settings.reply_limits,
+            **extra,
+        )
+        self.stage("reply", "notice", note)
+        self.finish(outcome, f"{detail}; {note}")
+
+    def handle_reply(self, decoded: DecodedMessage) -> None:
+        sender_address = (decoded.from_address or self.row.sender or "").lower()
+        sender = self.sender_person(decoded)
+        request, how = self.find_request(decoded)
+        self.stage("match", "found" if request else "none", how)
+        if not sender_address:
+            self.finish("no-sender", "no From address: nothing can be recorded")
+            return
+        if sender is None or sender.retired_at is not None:
+            self.reject(
+                "unknown-sender",
+                "unknown_sender",
+                sender_address,
+                decoded.from_name or "",
+                f"{sender_address} is not in the register",
+            )
+            return
+        if request is None:
+            self.reject("no-request", "no_request", sender.email, sender.name, how)
+            return
+        self.row.request_id = request.id
+        self.row.person_id = sender.id
+        if not self.may_answer(sender, request):
+            self.reject(
+                "wrong-person",
+                "wrong_person",
+                sender.email,
+                sender.name,
+                f"request {request.id} belongs to {request.person.email}",
+                rightful=request.person,
+            )
+            return
+        self.stage(
+            "authenticate",
+            "ok",
+            "addressee" if sender.id == request.person_id else "registered delegate",
+        )
+        if dmarc_failed(decoded.headers, self.mail.authserv_id):
+            self.stage("authenticate", "quarantined", "dmarc=fail from our receiving host")
+            self.finish(
+                "dmarc-fail",
+                "held for the performance team: DMARC failed",
+                InboundState.QUARANTINED,
+            )
+            return
+        if self.now > request.expires_at:
+            self.reject(
+                "expired",
+                "expired",
+                sender.email,
+                sender.name,
+                f"token expired {request.expires_at:%Y-%m-%d}",
+                period_label=request.period.code,
+                expired_on=request.expires_at,
+            )
+            return
+        if sender.mail_failing_since is not None:
+            sender.mail_failing_since = None  # they can clearly receive mail again
+            sender.mail_failure_reason = None
+        self.apply(decoded, request, sender)
+
+    def may_answer(self, sender: m.Person, request: m.DataRequest) -> bool:
+        principals = {request.person_id}
+        if request.on_behalf_of_id:
+            principals.add(request.on_behalf_of_id)
+        if sender.id in principals:
+            return True
+        delegation = self.session.scalar(
+            select(m.Delegation.id).where(
+                m.Delegation.principal_id.in_(principals),
+                m.Delegation.delegate_id == sender.id,
+                m.Delegation.retired_at.is_(None),
+            )
+        )
+        return delegation is not None
+
+    def sent_texts(self, request: m.DataRequest) -> str:
+        """Everything we sent about this request: an untouched copy of any of it is no answer."""
+        rows = self.session.scalars(
+            select(m.OutboxMessage.raw).where(
+                or_(
+                    m.OutboxMessage.request_id == request.id,
+                    m.OutboxMessage.message_id == request.message_id,
+                )
+            )
+        )
+        return "\n".join(sent_text(raw) for raw in rows)
+
+    def apply(self, decoded: DecodedMessage, request: m.DataRequest, sender: m.Person) -> None:
+        codes = [i.item_code for i in request.items]
+        indicator_codes = list(
+            self.session.scalars(
+                select(m.Indicator.code).where(
+                    m.Indicator.id.in_({i.indicator_id for i in request.items if i.indicator_id})
+                )
+            )
+        )
+        reading = read_reply(decoded.text, self.sent_texts(request), codes + indicator_codes)
+        split = split_reply(decoded.text)
+        self.row.answer_text = clean_text(split.new_text)
+        self.stage(
+            "parse",
+            f"{len(reading.answers)} answer(s)",
+            "; ".join([*reading.conflicts, *reading.ignored])[:1000] or None,
+        )
+        late = self.now > request.due_at
+        who = Submitter(
+            person_id=sender.id,
+            on_behalf_of_id=request.person_id if sender.id != request.person_id else None,
+            inbound_id=self.row.id,
+            request_id=request.id,
+            received_at=self.now,
+            late=late,
+        )
+        result = Applier(self.session, request, who, self.now.astimezone(LOCAL_TZ).date()).apply(
+            reading
+        )
+        pending = outstanding_items(self.session, request, self.now.date())
+        if not pending and request.state is RequestState.OPEN:
+            request.state = RequestState.COMPLETE
+            request.completed_at = self.now
+        elif pending and request.state is RequestState.COMPLETE:
+            request.state = RequestState.OPEN
+            request.completed_at = None
+        summary = (
+            f"{len(result.accepted)} accepted, {len(result.rejected)} rejected, "
+            f"{result.comments} comment(s), {len(pending)} outstanding" + (", late" if late else "")
+        )
+        self.stage("apply", "applied" if result.accepted else "nothing stored", summary)
+        notes = [*reading.conflicts, *reading.ignored]
+        if result.unchanged:
+            notes.append(f"unchanged: {', '.join(result.unchanged)}")
+        note = queue_confirmation(
+            self.session,
+            self.mail,
+            inbound=self.row,
+            request=request,
+            sender=sender,
+            result=result,
+            pending=pending,
+            notes=notes,
+            late=late,
+            now=self.now,
+            limits=self.pipeline.settings.reply_limits,
+        )
+        self.stage("confirm", note)
+        if result.accepted:
+            outcome = "applied"
+        elif result.rejected:
+            outcome = "rejected"
+        elif result.comments or result.general_comment:
+            outcome = "comment-only"
+        else:
+            outcome = "no-answers"
+        self.finish(outcome, summary)

@@ -1,0 +1,141 @@
+"""Stage 1: commit the raw bytes before anything else happens to a message.
+
+Only the cheapest parse happens here (the header block, for Message-ID and From), so a
+message that breaks every later stage is still stored. Duplicates are stored too, as
+rows pointing at the original, and are never processed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import getaddresses
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mailcapture.db.models import InboundMessage
+from mailcapture.domain.enums import InboundState
+from mailcapture.parsing.mime import decode_rfc2047, normalise_message_id, strip_trace_headers
+
+_HEADERS = BytesHeaderParser(policy=compat32)
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: int
+    duplicate_of: int | None
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What the transport knew: where it came from, SMTP envelope, a reference inside it."""
+
+    source: str
+    source_ref: str | None = None
+    mail_from: str | None = None
+    rcpt_to: tuple[str, ...] = ()
+
+
+def dedupe_key(raw: bytes, message_id: str | None, sender: str | None) -> str:
+    """A key that survives re-delivery (which adds Received: and friends).
+
+    The normalised Message-ID with the sender when there is a Message-ID (so a forged
+    Message-ID cannot shadow somebody else's message); otherwise a hash of the message
+    without its trace headers.
+    """
+    if message_id:
+        basis = f"mid\0{message_id}\0{sender or ''}".encode()
+    else:
+        basis = b"raw\0" + hashlib.sha256(strip_trace_headers(raw)).digest()
+    return hashlib.sha256(basis).hexdigest()
+
+
+def header_facts(raw: bytes) -> tuple[str | None, str | None, str | None]:
+    """(normalised Message-ID, lower-case From address, decoded Subject), tolerantly."""
+    try:
+        headers = _HEADERS.parsebytes(raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
+    except Exception:
+        return None, None, None
+    message_id = normalise_message_id(str(headers.get("Message-ID") or "") or None)
+    sender = None
+    addresses = getaddresses([str(v) for v in headers.get_all("From") or []])
+    for _, address in addresses:
+        if "@" in address:
+            sender = address.strip().lower()
+            break
+    subject = headers.get("Subject")
+    return message_id, sender, decode_rfc2047(str(subject)) if subject is not None else None
+
+
+def store_raw(session: Session, raw: bytes, envelope: Envelope, now: datetime) -> StoredMessage:
+    """Insert the message; a second copy becomes a DUPLICATE row pointing at the first."""
+    message_id, sender, subject = header_facts(raw)
+    key = dedupe_key(raw, message_id, sender)
+    row = InboundMessage(
+        received_at=now,
+        source=envelope.source,
+        source_ref=envelope.source_ref,
+        envelope_from=envelope.mail_from,
+        envelope_to=list(envelope.rcpt_to) or None,
+        raw=raw,
+        size=len(raw),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        dedupe_key=key,
+        message_id=message_id,
+        sender=sender,
+        subject=_clip(subject),
+        state=InboundState.RECEIVED,
+        attempts=0,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        original = session.scalar(
+            select(InboundMessage.id).where(
+                InboundMessage.dedupe_key == key, InboundMessage.duplicate_of_id.is_(None)
+            )
+        )
+        if original is None:
+            raise
+        row = InboundMessage(
+            **{
+                c: getattr(row, c)
+                for c in (
+                    "received_at",
+                    "source",
+                    "source_ref",
+                    "envelope_from",
+                    "envelope_to",
+                    "raw",
+                    "size",
+                    "sha256",
+                    "dedupe_key",
+                    "message_id",
+                    "sender",
+                    "subject",
+                )
+            }
+        )
+        row.duplicate_of_id = original
+        row.state = InboundState.DUPLICATE
+        row.outcome = "duplicate"
+        row.outcome_detail = f"same message as #{original}; not applied again"
+        row.processed_at = now
+        row.attempts = 0
+        session.add(row)
+        session.flush()
+        return StoredMessage(row.id, original)
+    return StoredMessage(row.id, None)
+
+
+def _clip(text: str | None, limit: int = 2000) -> str | None:
+    if text is None:
+        return None
+    text = text.replace("\x00", "")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

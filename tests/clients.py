@@ -1,0 +1,198 @@
+"""Replies in the styles of real mail clients, built from a real request we sent.
+
+Each builder takes the exact bytes of our request (from the outbox) and writes the reply
+the way that client does: its quoting, its attribution line, its charset and transfer
+encoding, its headers. The layouts follow the real samples in ``tests/corpus/replies``.
+"""
+
+from __future__ import annotations
+
+import email
+import re
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage, Message
+from email.utils import format_datetime, make_msgid
+
+
+def parsed(raw: bytes) -> Message:
+    return email.message_from_bytes(raw)
+
+
+def plain_text(message: Message) -> str:
+    part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+    return (
+        part.get_payload(decode=True)
+        .decode(part.get_content_charset() or "utf-8")
+        .replace("\r\n", "\n")
+    )
+
+
+def html_text(message: Message) -> str:
+    part = next(p for p in message.walk() if p.get_content_type() == "text/html")
+    return part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
+
+
+def fill_in_place(form_text: str, answers: dict[str, str]) -> str:
+    """Type each answer after the colon of its form line, as people do in Outlook."""
+    lines = []
+    for line in form_text.split("\n"):
+        match = re.match(r"^\[([^\]]+)\][^\n]*:\s*$", line)
+        if match and match.group(1) in answers:
+            line = f"{line.rstrip()} {answers[match.group(1)]}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _headers(
+    msg: EmailMessage, request: Message, sender: str, when: datetime, subject_prefix: str = "Re: "
+) -> None:
+    msg["From"] = sender
+    msg["To"] = str(request["Reply-To"])
+    msg["Subject"] = subject_prefix + " ".join(str(request["Subject"]).split())
+    msg["Date"] = format_datetime(when)
+    msg["Message-ID"] = make_msgid(domain="client.example")
+    msg["In-Reply-To"] = str(request["Message-ID"])
+    msg["References"] = str(request["Message-ID"])
+
+
+def outlook_in_place(
+    request_raw: bytes,
+    sender: str,
+    answers: dict[str, str],
+    top: str = "",
+    when: datetime | None = None,
+) -> bytes:
+    """Outlook desktop: answers typed into the unprefixed copy under a From/Sent header block;
+    windows-1252, quoted-printable; Exchange's X-Auto-Response-Suppress on a human reply."""
+    request = parsed(request_raw)
+    when = when or datetime(2026, 5, 5, 10, 12, tzinfo=UTC)
+    body = (
+        f"{top}\n\n________________________________\n"
+        f"From: {request['From']}\nSent: 01 May 2026 09:00\nTo: {request['To']}\n"
+        f"Subject: {' '.join(str(request['Subject']).split())}\n\n"
+        + fill_in_place(plain_text(request), answers)
+    )
+    msg = EmailMessage(policy=policy.SMTP)
+    _headers(msg, request, sender, when, "RE: ")
+    msg["X-Mailer"] = "Microsoft Outlook 16.0"
+    msg["Thread-Index"] = "AdrB7Qm5lM0w0L1vQ2e2v3NfO2mP4A=="
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg.set_content(body, charset="windows-1252", cte="quoted-printable")
+    return msg.as_bytes()
+
+
+def gmail_top_posted(
+    request_raw: bytes, sender: str, top: str, when: datetime | None = None
+) -> bytes:
+    """Gmail: new text on top, the whole request '> '-quoted below; base64 UTF-8, with HTML."""
+    request = parsed(request_raw)
+    when = when or datetime(2026, 5, 6, 14, 3, tzinfo=UTC)
+    quoted = "\n".join("> " + line if line else ">" for line in plain_text(request).split("\n"))
+    text = (
+        f"{top}\n\nOn Fri, 1 May 2026 at 09:00, Ashdown Performance Team <"
+        f"performance@ashdown.example> wrote:\n\n{quoted}\n"
+    )
+    html = (
+        '<div dir="ltr">' + "<br>".join(top.split("\n")) + "</div><br>"
+        '<div class="gmail_quote"><div class="gmail_attr">On Fri, 1 May 2026 at 09:00, '
+        'Ashdown Performance Team wrote:<br></div><blockquote class="gmail_quote">'
+        + html_text(request)
+        + "</blockquote></div>"
+    )
+    msg = EmailMessage(policy=policy.SMTP)
+    _headers(msg, request, sender, when)
+    msg.set_content(text, charset="utf-8", cte="base64")
+    msg.add_alternative(html, subtype="html", charset="utf-8", cte="base64")
+    return msg.as_bytes()
+
+
+def iphone(request_raw: bytes, sender: str, top: str, when: datetime | None = None) -> bytes:
+    """iOS Mail: top text, 'Sent from my iPhone', then the attribution and '> ' quote."""
+    request = parsed(request_raw)
+    when = when or datetime(2026, 5, 7, 7, 45, tzinfo=UTC)
+    quoted = "\n".join("> " + line if line else ">" for line in plain_text(request).split("\n"))
+    text = (
+        f"{top}\n\nSent from my iPhone\n\n> On 1 May 2026, at 09:00, Ashdown Performance "
+        f"Team <performance@ashdown.example> wrote:\n> \n{quoted}\n"
+    )
+    msg = EmailMessage(policy=policy.SMTP)
+    _headers(msg, request, sender, when)
+    msg["X-Mailer"] = "iPhone Mail (21F90)"
+    msg.set_content(text, charset="utf-8", cte="quoted-printable")
+    return msg.as_bytes()
+
+
+def outlook_web_html_only(
+    request_raw: bytes, sender: str, top_lines: list[str], when: datetime | None = None
+) -> bytes:
+    """Outlook on the web: HTML only, new text in divs, the original under a divider."""
+    request = parsed(request_raw)
+    when = when or datetime(2026, 5, 8, 11, 30, tzinfo=UTC)
+    html = (
+        '<html><head><meta http-equiv="Content-Type" content="text/html; charset=utf-8">'
+        '</head><body><div style="font-family: Calibri, sans-serif;">'
+        + "".join(f"<div>{line}</div>" for line in top_lines)
+        + '</div><hr style="display:inline-block;width:98%"><div id="divRplyFwdMsg">'
+        "<b>From:</b> Ashdown Performance Team &lt;performance@ashdown.example&gt;<br>"
+        "<b>Sent:</b> Friday, May 1, 2026 9:00 AM<br><b>To:</b> you<br>"
+        f"<b>Subject:</b> {' '.join(str(request['Subject']).split())}</div><div>"
+        + html_text(request)
+        + "</div></body></html>"
+    )
+    msg = EmailMessage(policy=policy.SMTP)
+    _headers(msg, request, sender, when, "RE: ")
+    msg.set_content(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return msg.as_bytes()
+
+
+def phone(request_raw: bytes, sender: str, top: str, when: datetime | None = None) -> bytes:
+    """An Android phone: short text, a signature, no quote at all."""
+    request = parsed(request_raw)
+    when = when or datetime(2026, 5, 9, 18, 20, tzinfo=UTC)
+    msg = EmailMessage(policy=policy.SMTP)
+    _headers(msg, request, sender, when)
+    msg.set_content(f"{top}\n\nSent from my Galaxy\n", charset="utf-8")
+    return msg.as_bytes()
+
+
+def out_of_office(
+    request_raw: bytes, sender: str, text: str, when: datetime | None = None
+) -> bytes:
+    """Exchange's automatic reply to our request."""
+    request = parsed(request_raw)
+    when = when or datetime(2026, 5, 1, 8, 1, tzinfo=UTC)
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["From"] = sender
+    msg["To"] = str(request["Reply-To"])
+    msg["Subject"] = "Automatic reply: " + " ".join(str(request["Subject"]).split())
+    msg["Date"] = format_datetime(when)
+    msg["Message-ID"] = make_msgid(domain="exchange.example")
+    msg["In-Reply-To"] = str(request["Message-ID"])
+    msg["Auto-Submitted"] = "auto-replied"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg["X-MS-Exchange-Generated-Message-Source"] = "Mailbox Rules Agent"
+    msg.set_content(text, charset="utf-8")
+    return msg.as_bytes()
+
+
+def dsn_bounce(request_raw: bytes, failed: str, when: datetime | None = None) -> bytes:
+    """A Postfix-style RFC 3464 delivery status notification for our request."""
+    request = parsed(request_raw)
+    when = when or datetime(2026, 5, 1, 8, 2, tzinfo=UTC)
+    boundary = "dsn-boundary-42"
+    head = "\n".join(f"{k}: {v}" for k, v in request.items())
+    return (
+        f"From: MAILER-DAEMON@mx.ashdown.example (Mail Delivery System)\n"
+        f"To: returns@returns.ashdown.example\nSubject: Undelivered Mail Returned to Sender\n"
+        f"Date: {format_datetime(when)}\nMessage-ID: <dsn-{failed}@mx.ashdown.example>\n"
+        f"Auto-Submitted: auto-replied\nMIME-Version: 1.0\n"
+        f'Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"\n\n'
+        f"--{boundary}\nContent-Type: text/plain\n\nI'm sorry to have to inform you that your "
+        f"message could not be delivered.\n\n<{failed}>: host mx said: 550 5.1.1 User unknown\n\n"
+        f"--{boundary}\nContent-Type: message/delivery-status\n\n"
+        f"Reporting-MTA: dns; mx.ashdown.example\n\nFinal-Recipient: rfc822; {failed}\n"
+        f"Original-Recipient: rfc822;{failed}\nAction: failed\nStatus: 5.1.1\n"
+        f"Diagnostic-Code: smtp; 550 5.1.1 <{failed}>: Recipient address rejected\n\n"
+        f"--{boundary}\nContent-Type: text/rfc822-headers\n\n{head}\n\n--{boundary}--\n"
+    ).encode()
