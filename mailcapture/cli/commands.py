@@ -68,6 +68,7 @@ def status() -> None:
         console.print(_register_table(session))
         timetable = load_timetable(session)
         upcoming = timetable.next_requests(now)
+        console.print(_service_table(session))
     runtime.close()
     table = Table(title=f"Next requests after {_local(now)}")
     for column in ("frequency", "period", "requests go out", "due"):
@@ -92,6 +93,60 @@ def _count(session, model, *where) -> int:  # type: ignore[no-untyped-def]
     for condition in where:
         query = query.where(condition)
     return int(session.scalar(query) or 0)
+
+
+def _service_table(session) -> Table:  # type: ignore[no-untyped-def]
+    """Queue depths and problems: what an operator checks first."""
+    outbox = dict(
+        session.execute(
+            select(m.OutboxMessage.state, func.count()).group_by(m.OutboxMessage.state)
+        ).all()
+    )
+    inbound = dict(
+        session.execute(
+            select(m.InboundMessage.state, func.count()).group_by(m.InboundMessage.state)
+        ).all()
+    )
+    last_tick = session.scalar(select(m.SchedulerTick).order_by(m.SchedulerTick.id.desc()))
+    table = Table(title="Service")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_column("detail")
+    table.add_row(
+        "outbox queued",
+        str(outbox.get(OutboxState.QUEUED, 0) + outbox.get(OutboxState.SENDING, 0)),
+        "",
+    )
+    table.add_row("outbox sent", str(outbox.get(OutboxState.SENT, 0)), "")
+    table.add_row(
+        "failed sends",
+        str(outbox.get(OutboxState.FAILED, 0)),
+        "see `mailcapture outbox --state failed`",
+    )
+    table.add_row(
+        "messages waiting", str(inbound.get(InboundState.RECEIVED, 0)), "stored, not yet processed"
+    )
+    table.add_row(
+        "messages processed",
+        str(inbound.get(InboundState.PROCESSED, 0) + inbound.get(InboundState.DUPLICATE, 0)),
+        "",
+    )
+    table.add_row(
+        "failed messages",
+        str(inbound.get(InboundState.FAILED, 0)),
+        "`mailcapture reprocess --failed` after a fix",
+    )
+    table.add_row(
+        "quarantined",
+        str(inbound.get(InboundState.QUARANTINED, 0)),
+        "held for the performance team (`mailcapture messages`)",
+    )
+    table.add_row(
+        "last tick",
+        "",
+        f"{_local(last_tick.tick_time)}: {last_tick.queued}" if last_tick else "never",
+    )
+    return table
 
 
 def _register_table(session) -> Table:  # type: ignore[no-untyped-def]
@@ -246,7 +301,7 @@ def reprocess(message_id: int | None, failed: bool) -> None:
                 )
             ids = [row.id]
     for inbound_id in ids:
-        console.print(pipeline.process(inbound_id).line(), soft_wrap=True, markup=False)
+        console.print(pipeline.process(inbound_id, force=True).line(), soft_wrap=True, markup=False)
     if not ids:
         console.print("no failed messages")
     runtime.close()
@@ -336,3 +391,21 @@ def export_values(period: str | None, fmt: str, out: Path | None) -> None:
         console.print(f"{len(table.rows)} row(s) written to {out}")
     else:
         sys.stdout.write(text)
+
+
+def serve() -> None:
+    from mailcapture import logs
+    from mailcapture.service.config import ServiceConfig
+    from mailcapture.service.runner import Service
+
+    config = ServiceConfig.from_environment()
+    runtime = Runtime.from_environment()
+    runtime.require_schema()
+    logs.configure()
+    Service(runtime, config).run_until_signalled()
+
+
+def demo(folder: Path) -> None:
+    from mailcapture.demo.run import run_demo
+
+    run_demo(folder.resolve(), console)

@@ -113,6 +113,22 @@ def outbox(
     commands.outbox(state, limit)
 
 
+@app.command()
+def demo(
+    folder: Annotated[
+        Path, typer.Argument(help="Where to leave the demo's database and mail")
+    ] = Path("mailcapture-demo"),
+) -> None:
+    """Run a month of returns for the sample council through the real parts, on SQLite."""
+    commands.demo(folder)
+
+
+@app.command()
+def serve() -> None:
+    """Run the service: listener and/or IMAP poller, timetable and outbox sender."""
+    commands.serve()
+
+
 class Format(StrEnum):
     table = "table"
     csv = "csv"
@@ -185,9 +201,8 @@ def run() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
+        # Usage errors from the (vendored) click inside typer: bad option, missing argument.
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
             _fail(exc.format_message(), exc.exit_code)
         raise
 

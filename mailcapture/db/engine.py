@@ -14,6 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; on SQLite turn on foreign keys, WAL and a busy timeout.
 
+    The busy timeout is sqlite3's ``timeout`` (30 s unless ``connect_args`` says otherwise):
+    how long a writer waits for another one before giving up.
+
     SQLite ignores foreign keys unless asked, and without WAL a reader blocks the one
     writer: the service reads while it ingests, so both are needed.
     """
@@ -34,7 +37,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     if not _is_memory(dbapi_connection):
         cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()

@@ -30,6 +30,7 @@ from mailcapture.compose.message import LOOP_HEADER
 from mailcapture.db import models as m
 from mailcapture.db.engine import transaction
 from mailcapture.domain.enums import InboundState, MessageClass, RequestState
+from mailcapture.domain.periods import parse_period
 from mailcapture.mailflow.apply import Applier, Submitter, outstanding_items
 from mailcapture.mailflow.replies import (
     Limits,
@@ -106,11 +107,19 @@ class Pipeline:
             )
         return self.process(stored.id)
 
-    def process(self, message_id: int) -> IngestResult:
-        """Run every stage after storage; on an error, keep the error and mark it failed."""
+    def process(self, message_id: int, *, force: bool = False) -> IngestResult:
+        """Run every stage after storage; on an error, keep the error and mark it failed.
+
+        Only a message still ``received`` is processed (``force`` also takes processed,
+        failed or quarantined ones, for ``mailcapture reprocess``). The row is locked for
+        the whole transaction (``SKIP LOCKED`` on PostgreSQL), so two service processes
+        that both see a stored message never process it twice.
+        """
         try:
             with transaction(self.sessions) as session:
-                row = session.get_one(m.InboundMessage, message_id)
+                row = self._claim(session, message_id, force)
+                if row is None:
+                    return self.result_of(message_id)
                 _Run(session, row, self, self.clock.now()).run()
                 return _result(row)
         except Exception as exc:
@@ -123,6 +132,40 @@ class Pipeline:
                 row.error = clean_text("".join(traceback.format_exception(exc)))[-8000:]
                 row.processed_at = self.clock.now()
                 return _result(row)
+
+    def _claim(self, session: Session, message_id: int, force: bool) -> m.InboundMessage | None:
+        query = select(m.InboundMessage).where(m.InboundMessage.id == message_id)
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        row = session.scalar(query)
+        if row is None or row.state is InboundState.DUPLICATE:
+            return None
+        if row.state is not InboundState.RECEIVED and not force:
+            return None
+        return row
+
+    def result_of(self, message_id: int) -> IngestResult:
+        with self.sessions() as session:
+            row = session.get_one(m.InboundMessage, message_id)
+            return IngestResult(
+                row.id,
+                row.duplicate_of_id is not None,
+                row.state.value,
+                row.outcome or "",
+                row.outcome_detail,
+            )
+
+    def pending(self, limit: int = 100) -> list[int]:
+        """Stored messages not processed yet (left by a crash or a busy listener)."""
+        with self.sessions() as session:
+            return list(
+                session.scalars(
+                    select(m.InboundMessage.id)
+                    .where(m.InboundMessage.state == InboundState.RECEIVED)
+                    .order_by(m.InboundMessage.id)
+                    .limit(limit)
+                )
+            )
 
     def store_only(self, raw: bytes, envelope: Envelope) -> StoredMessage:
         """For transports that answer the sender first and process afterwards."""
@@ -417,7 +460,7 @@ class _Run:
                 sender.email,
                 sender.name,
                 f"token expired {request.expires_at:%Y-%m-%d}",
-                period_label=request.period.code,
+                period_label=parse_period(request.period.code).label,
                 expired_on=request.expires_at,
             )
             return

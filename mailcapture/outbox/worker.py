@@ -7,6 +7,7 @@ the two leaves a row that is retried after its lease (at-least-once, never lost)
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -17,10 +18,12 @@ from mailcapture.clock import Clock
 from mailcapture.db.engine import transaction
 from mailcapture.db.models import OutboxMessage
 from mailcapture.domain.enums import OutboxState
+from mailcapture.logs import event
 from mailcapture.outbox.queue import claim_due
 from mailcapture.transport.outbound import DeliveryError, Sender
 
 FAILURE_KIND = "outbox_failure"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,27 @@ def _deliver_one(
                 row.state = OutboxState.QUEUED
                 row.next_attempt_at = now + policy.delay(row.attempts)
                 stats.retrying += 1
+                event(
+                    log,
+                    "mail.retry",
+                    logging.WARNING,
+                    id=row_id,
+                    kind=kind,
+                    to=recipient,
+                    attempts=row.attempts,
+                    error=exc.reason,
+                )
                 return
+            event(
+                log,
+                "mail.failed",
+                logging.ERROR,
+                id=row_id,
+                kind=kind,
+                to=recipient,
+                attempts=row.attempts,
+                error=exc.reason,
+            )
             row.state = OutboxState.FAILED
             stats.failed += 1
             stats.failed_ids.append(row_id)
@@ -136,3 +159,4 @@ def _deliver_one(
         row.delivery_note = note
         row.last_error = None
     stats.sent += 1
+    event(log, "mail.sent", id=row_id, kind=kind, to=recipient, message_id=message_id, note=note)

@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailcapture.clock import FixedClock, as_utc
 from mailcapture.db import models as m
+from mailcapture.demo import clients
 from mailcapture.mailflow.pipeline import Pipeline
 from mailcapture.mailflow.store import Envelope
 from mailcapture.register.loader import load_folder
 from mailcapture.schedule.tick import tick
-from tests import clients
 from tests.conftest import CONFIG_DIR
 
 KEVIN = "Kevin Walsh <kevin.walsh@ashdown.example>"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from tests import clients
+from mailcapture.demo import clients
 from tests.snapshots import run_cli
 
 KEVIN = "Kevin Walsh <kevin.walsh@ashdown.example>"

@@ -1,5 +1,7 @@
 """Replies in the styles of real mail clients, built from a real request we sent.
 
+Used by `mailcapture demo` and by the tests.
+
 Each builder takes the exact bytes of our request (from the outbox) and writes the reply
 the way that client does: its quoting, its attribution line, its charset and transfer
 encoding, its headers. The layouts follow the real samples in ``tests/corpus/replies``.

@@ -1,0 +1,1 @@
+"""``mailcapture demo``: the whole product on a fresh SQLite database in a few seconds."""
