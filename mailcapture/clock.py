@@ -45,6 +45,21 @@ class FixedClock:
         return self._now
 
 
+class OffsetClock:
+    """Wall-clock time shifted to start at a given instant, then running normally.
+
+    For ``mailcapture serve --now``: a service (or a test of one) that lives in May 2026
+    while its timers still run in real time.
+    """
+
+    def __init__(self, start: datetime, base: Clock | None = None) -> None:
+        self._base = base or SystemClock()
+        self._offset = as_utc(start) - self._base.now()
+
+    def now(self) -> datetime:
+        return self._base.now() + self._offset
+
+
 def as_utc(when: datetime) -> datetime:
     """Make ``when`` aware UTC; a naive value is read as council local time."""
     if when.tzinfo is None:

@@ -17,7 +17,7 @@ import typer
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from mailcapture.cli import commands
-from mailcapture.clock import FixedClock, set_clock
+from mailcapture.clock import FixedClock, OffsetClock, set_clock
 from mailcapture.db.migrate import SchemaError
 from mailcapture.register.source import RegisterInvalid
 from mailcapture.settings import SettingsError
@@ -124,8 +124,18 @@ def demo(
 
 
 @app.command()
-def serve() -> None:
+def serve(
+    start: Annotated[
+        str | None,
+        typer.Option("--now", help="Start the clock at this (local) ISO date-time; it then runs"),
+    ] = None,
+) -> None:
     """Run the service: listener and/or IMAP poller, timetable and outbox sender."""
+    if start is not None:
+        try:
+            set_clock(OffsetClock(datetime.fromisoformat(start)))
+        except ValueError:
+            raise typer.BadParameter(f"{start!r} is not an ISO date-time") from None
     commands.serve()
 
 

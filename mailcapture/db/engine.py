@@ -22,7 +22,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
+        if "timeout" not in parsed.query:
+            kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)

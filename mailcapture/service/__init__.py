@@ -1,0 +1,1 @@
+"""The long-running service: listener and/or IMAP poller, timetable, outbox sender."""

@@ -1,0 +1,147 @@
+"""Two `mailcapture serve` processes on one database: each email sent once, each reply
+applied once, even when every reply is delivered to both."""
+
+from __future__ import annotations
+
+import os
+import signal
+import smtplib
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailcapture.clock import as_utc
+from mailcapture.db import models as m
+from mailcapture.demo import clients
+from mailcapture.register.loader import load_folder
+from mailcapture.schedule.tick import tick
+from tests.conftest import CONFIG_DIR
+from tests.smtp_servers import RecordingSink, free_port, smtp_sink
+
+UPDATERS = {
+    "kevin.walsh@ashdown.example": "BV8a.1: 1,234\nBV8a.2: 1,300\nP09.M0: on track",
+    "fiona.grant@ashdown.example": "P01.M0: at risk",
+    "natalie.price@ashdown.example": "P07.M0: delayed",
+}
+
+
+def _wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting")
+
+
+def test_two_services_share_one_database(
+    sessions: sessionmaker[Session], db_url: str, tmp_path: Path
+) -> None:
+    load_folder(CONFIG_DIR, sessions, datetime(2026, 4, 20, tzinfo=UTC))
+    tick(sessions, as_utc(datetime(2026, 5, 1, 9, 0)))
+    with sessions() as s:
+        requests = {
+            email: raw
+            for email, raw in s.execute(
+                select(m.Person.email, m.OutboxMessage.raw)
+                .join(m.Person, m.Person.id == m.OutboxMessage.person_id)
+                .where(m.OutboxMessage.kind == "request")
+            )
+        }
+        queued = s.scalar(select(func.count()).select_from(m.OutboxMessage))
+    sink = RecordingSink(delay=0.005)
+    ports = [free_port(), free_port()]
+    with smtp_sink(sink) as sink_url:
+        procs = []
+        for port in ports:
+            env = {
+                **os.environ,
+                "MAILCAPTURE_DATABASE_URL": db_url,
+                "MAILCAPTURE_LISTEN": f"127.0.0.1:{port}",
+                "MAILCAPTURE_SMTP_URL": sink_url,
+                "MAILCAPTURE_SEND_SECONDS": "1",
+                "MAILCAPTURE_TICK_SECONDS": "2",
+                "MAILCAPTURE_SWEEP_SECONDS": "1",
+            }
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "mailcapture", "serve", "--now", "2026-05-05T10:00"],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        try:
+            for port in ports:
+                _wait_for(lambda port=port: _accepts(port), timeout=30)
+            replies = [
+                clients.phone(requests[email], email, text)
+                for email, text in UPDATERS.items()
+                if email in requests
+            ]
+            assert len(replies) == 3
+            for raw in replies:  # every reply to both services
+                for port in ports:
+                    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+                        rcpt = str(clients.parsed(raw)["To"])
+                        assert client.sendmail(str(clients.parsed(raw)["From"]), [rcpt], raw) == {}
+
+            def settled() -> bool:
+                with sessions() as s:
+                    waiting = s.scalar(
+                        select(func.count())
+                        .select_from(m.InboundMessage)
+                        .where(m.InboundMessage.state == "received")
+                    )
+                    unsent = s.scalar(
+                        select(func.count())
+                        .select_from(m.OutboxMessage)
+                        .where(m.OutboxMessage.state.in_(["queued", "sending"]))
+                    )
+                    return waiting == 0 and unsent == 0 and len(sink.messages) >= queued + 3
+
+            _wait_for(settled)
+        finally:
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            outputs = [proc.communicate(timeout=60) for proc in procs]
+    for proc, (_, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err[-3000:]
+        assert '"event": "service.stopped"' in err
+
+    with sessions() as s:
+        states = Counter(s.scalars(select(m.InboundMessage.state)))
+        assert states == Counter({"processed": 3, "duplicate": 3})
+        values = s.scalar(
+            select(func.count())
+            .select_from(m.ComponentValue)
+            .where(m.ComponentValue.source == "email")
+        )
+        statuses = s.scalar(select(func.count()).select_from(m.MilestoneUpdate))
+        outcomes = [(r.outcome, r.outcome_detail) for r in s.scalars(select(m.InboundMessage))]
+        assert (values, statuses) == (2, 3), outcomes
+        sent = s.scalar(
+            select(func.count()).select_from(m.OutboxMessage).where(m.OutboxMessage.state == "sent")
+        )
+    ids = sink.message_ids()
+    assert len(ids) == len(set(ids)) == sent  # every email exactly once
+    kinds = Counter(
+        " ".join(str(clients.parsed(raw)["Subject"]).split()).split(":")[0]
+        for _, _, raw in sink.messages
+    )
+    assert kinds["Received"] == 3, kinds  # one confirmation per reply, not per delivery
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=2) as client:
+            return client.noop()[0] == 250
+    except OSError:
+        return False
