@@ -70,9 +70,10 @@ Logging
 Structured: ``on_log(event, fields)`` with events such as ``imap.connected``,
 ``imap.stored`` (uid, bytes, ref), ``imap.moved``, ``imap.flagged``, ``imap.store_failed``,
 ``imap.move_failed``, ``imap.unmarked``, ``imap.uidvalidity_changed``,
-``imap.connection_failed`` (error, retry_in). Without ``on_log`` they go to the
-``mailcapture.transport.imap`` logger. The password never appears in a log line, an
-error or a ``repr``.
+``imap.connection_failed`` (error, attempt, retry_in), and ``imap.waiting`` (how,
+seconds) once per IDLE or sleep cycle. Without ``on_log`` they go to the
+``mailcapture.transport.imap`` logger (warnings for failures, ``imap.waiting`` at
+DEBUG). The password never appears in a log line, an error or a ``repr``.
 
 Security
 --------
@@ -88,7 +89,6 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
-import ipaddress
 import logging
 import math
 import re
@@ -98,11 +98,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from imapclient import IMAPClient
 
 from mailcapture.logs import event
+from mailcapture.transport.urls import is_loopback, parse_flag, parse_options, parse_seconds
 
 __all__ = [
     "DONE_KEYWORD",
@@ -280,54 +281,6 @@ class ImapSettings:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         return context
-
-
-def _parse_query(query: str) -> dict[str, str]:
-    try:
-        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
-    except ValueError:
-        raise ImapConfigError("IMAP URL query is malformed") from None
-    options: dict[str, str] = {}
-    for key, value in pairs:
-        if key not in _QUERY_KEYS:
-            # Not echoed: a password with an unencoded '?' ends up here.
-            raise ImapConfigError(
-                f"unknown IMAP URL option: expected one of {', '.join(_QUERY_KEYS)}"
-            )
-        if key in options:
-            raise ImapConfigError(f"IMAP URL option {key!r} is given twice")
-        if not value:
-            raise ImapConfigError(f"IMAP URL option {key!r} has no value")
-        options[key] = value
-    return options
-
-
-def _parse_bool(key: str, value: str) -> bool:
-    lowered = value.lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ImapConfigError(f"IMAP URL option {key!r} must be 1 or 0")
-
-
-def _parse_timeout(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = math.nan
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise ImapConfigError("IMAP URL option 'timeout' must be a positive number of seconds")
-    return seconds
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
 
 
 def _reason(exc: BaseException) -> str:
@@ -671,3 +624,18 @@ class ImapPoller:
 
 def _is_exists(response: object) -> bool:
     return isinstance(response, tuple) and len(response) >= 2 and response[1] == b"EXISTS"
+
+
+def _parse_query(query: str) -> dict[str, str]:
+    return parse_options(query, _QUERY_KEYS, "IMAP", ImapConfigError)
+
+
+def _parse_timeout(value: str) -> float:
+    return parse_seconds(value, "IMAP", ImapConfigError)
+
+
+_is_loopback = is_loopback
+
+
+def _parse_bool(key: str, value: str) -> bool:
+    return parse_flag(key, value, "IMAP", ImapConfigError)

@@ -55,7 +55,6 @@ now refuse bare LF) and a missing final CRLF is added.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import math
 import os
 import re
@@ -68,7 +67,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
+
+from mailcapture.transport.urls import is_loopback, parse_flag, parse_options, parse_seconds
 
 __all__ = [
     "DEFAULT_MAIL_DIR",
@@ -258,58 +259,6 @@ class SmtpSettings:
         host = f"[{self.host}]" if ":" in self.host else self.host
         extra = "" if self.verify else "?verify=0"
         return f"{scheme}://{user}{host}:{self.port}{extra}"
-
-
-def _parse_query(query: str) -> dict[str, str]:
-    try:
-        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
-    except ValueError:
-        raise ConfigError("SMTP URL query is malformed") from None
-    options: dict[str, str] = {}
-    for key, value in pairs:
-        if key not in _QUERY_KEYS:
-            raise ConfigError(
-                f"unknown SMTP URL option {key!r}: expected one of {', '.join(_QUERY_KEYS)}"
-            )
-        if key in options:
-            raise ConfigError(f"SMTP URL option {key!r} is given twice")
-        if not value:
-            raise ConfigError(f"SMTP URL option {key!r} has no value")
-        options[key] = value
-    return options
-
-
-def _parse_bool(key: str, value: str) -> bool:
-    lowered = value.lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    if key == "starttls" and lowered == "opportunistic":
-        raise ConfigError(
-            "starttls=opportunistic is not supported: use starttls=1, or plain smtp:// "
-            "for a trusted local relay"
-        )
-    raise ConfigError(f"SMTP URL option {key!r} must be 1 or 0, not {value!r}")
-
-
-def _parse_timeout(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = math.nan
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise ConfigError(f"SMTP URL option 'timeout' must be positive seconds, not {value!r}")
-    return seconds
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 # ------------------------------------------------------------------------- senders
@@ -813,3 +762,23 @@ def sender_from_environment(env: Mapping[str, str]) -> Sender:
     if url:
         return SmtpSender(SmtpSettings.from_url(url))
     return FolderSender(env.get("MAILCAPTURE_MAIL_DIR") or DEFAULT_MAIL_DIR)
+
+
+def _parse_query(query: str) -> dict[str, str]:
+    return parse_options(query, _QUERY_KEYS, "SMTP", ConfigError)
+
+
+def _parse_timeout(value: str) -> float:
+    return parse_seconds(value, "SMTP", ConfigError)
+
+
+_is_loopback = is_loopback
+
+
+def _parse_bool(key: str, value: str) -> bool:
+    if key == "starttls" and value.lower() == "opportunistic":
+        raise ConfigError(
+            "starttls=opportunistic is not supported: use starttls=1, or plain smtp:// "
+            "for a trusted local relay"
+        )
+    return parse_flag(key, value, "SMTP", ConfigError)
