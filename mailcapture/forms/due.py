@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from mailcapture.db import models as m
 from mailcapture.domain.enums import Frequency, SubmissionState
-from mailcapture.domain.periods import Period, PeriodKind
+from mailcapture.domain.frequency import frequency_of
+from mailcapture.domain.periods import Period
 
 RETURNED_STATES = (SubmissionState.ACCEPTED, SubmissionState.NOT_AVAILABLE)
 STATUS_ANSWERS = "on track / at risk / delayed / complete (with the date)"
@@ -44,14 +45,6 @@ class DueItem:
     high: Decimal | None = None
     indicator_unit: str | None = None
     indicator_decimals: int = 0
-
-
-def frequency_of(period: Period) -> Frequency:
-    return {
-        PeriodKind.MONTH: Frequency.MONTHLY,
-        PeriodKind.QUARTER: Frequency.QUARTERLY,
-        PeriodKind.YEAR: Frequency.ANNUAL,
-    }[period.kind]
 
 
 def due_by_person(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from mailcapture.db import models as m
@@ -21,6 +21,7 @@ from mailcapture.domain.enums import (
     SubmissionState,
 )
 from mailcapture.domain.figures import format_figure, format_range
+from mailcapture.forms.due import item_key, returned_keys
 from mailcapture.parsing.form import Answer, FormReading
 from mailcapture.parsing.values import parse_status, parse_value
 
@@ -94,6 +95,12 @@ class Applier:
         self.result = ApplyResult()
         self.items = {i.item_code.casefold(): i for i in request.items}
         self.locked = period_locked(session, request.period_id)
+        #: Filled by :meth:`preload`: the answered items' components and milestones, and
+        #: their current value or status for the period (None when there is none yet).
+        self.components: dict[int, m.Component] = {}
+        self.current_values: dict[int, m.ComponentValue | None] = {}
+        self.milestones: dict[int, m.Milestone] = {}
+        self.current_statuses: dict[int, m.MilestoneUpdate | None] = {}
 
     def provenance(self) -> dict[str, object]:
         return {
@@ -105,7 +112,81 @@ class Applier:
             "received_at": self.who.received_at,
         }
 
+    def preload(self, reading: FormReading) -> None:
+        """Read what the answers need in one statement per kind, not two per answer."""
+        if self.locked:
+            return  # every answer is refused without reading anything
+        answered = [
+            item
+            for answer in reading.answers
+            if answer.kind != "comment" and (item := self.items.get(answer.code.casefold()))
+        ]
+        component_ids = sorted({i.component_id for i in answered if i.component_id is not None})
+        milestone_ids = sorted(
+            {
+                i.milestone_id
+                for i in answered
+                if i.component_id is None and i.milestone_id is not None
+            }
+        )
+        period_id = self.request.period_id
+        if component_ids:
+            for component, current in self.session.execute(
+                select(m.Component, m.ComponentValue)
+                .outerjoin(
+                    m.ComponentValue,
+                    and_(
+                        m.ComponentValue.component_id == m.Component.id,
+                        m.ComponentValue.period_id == period_id,
+                        m.ComponentValue.is_current,
+                    ),
+                )
+                .where(m.Component.id.in_(component_ids))
+            ):
+                self.components[component.id] = component
+                if self.current_values.get(component.id) is None:
+                    self.current_values[component.id] = current
+        if milestone_ids:
+            for milestone, current in self.session.execute(
+                select(m.Milestone, m.MilestoneUpdate)
+                .outerjoin(
+                    m.MilestoneUpdate,
+                    and_(
+                        m.MilestoneUpdate.milestone_id == m.Milestone.id,
+                        m.MilestoneUpdate.period_id == period_id,
+                        m.MilestoneUpdate.is_current,
+                    ),
+                )
+                .where(m.Milestone.id.in_(milestone_ids))
+            ):
+                self.milestones[milestone.id] = milestone
+                if self.current_statuses.get(milestone.id) is None:
+                    self.current_statuses[milestone.id] = current
+
+    def current_value(self, component_id: int) -> m.ComponentValue | None:
+        if component_id in self.current_values:
+            return self.current_values[component_id]
+        return self.session.scalar(
+            select(m.ComponentValue).where(
+                m.ComponentValue.component_id == component_id,
+                m.ComponentValue.period_id == self.request.period_id,
+                m.ComponentValue.is_current,
+            )
+        )
+
+    def current_status(self, milestone_id: int) -> m.MilestoneUpdate | None:
+        if milestone_id in self.current_statuses:
+            return self.current_statuses[milestone_id]
+        return self.session.scalar(
+            select(m.MilestoneUpdate).where(
+                m.MilestoneUpdate.milestone_id == milestone_id,
+                m.MilestoneUpdate.period_id == self.request.period_id,
+                m.MilestoneUpdate.is_current,
+            )
+        )
+
     def apply(self, reading: FormReading) -> ApplyResult:
+        self.preload(reading)
         for answer in reading.answers:
             if answer.kind == "comment":
                 self.comment(answer)
@@ -177,7 +258,9 @@ class Applier:
         self.result.rejected.append(Rejected(item.item_code, answer.text, reason))
 
     def component_value(self, item: m.DataRequestItem, answer: Answer) -> None:
-        component = self.session.get_one(m.Component, item.component_id)
+        component = self.components.get(item.component_id or 0)
+        if component is None:
+            component = self.session.get_one(m.Component, item.component_id)
         parsed = parse_value(answer.text, component.unit, self.today)
         if parsed.kind == "empty":
             return
@@ -205,13 +288,7 @@ class Applier:
             stored = f"not available: {reason}"
             if parsed.available_from is not None:
                 item.snoozed_until = parsed.available_from
-        current = self.session.scalar(
-            select(m.ComponentValue).where(
-                m.ComponentValue.component_id == component.id,
-                m.ComponentValue.period_id == self.request.period_id,
-                m.ComponentValue.is_current,
-            )
-        )
+        current = self.current_value(component.id)
         if (
             current is not None
             and current.state == state
@@ -236,29 +313,31 @@ class Applier:
             notes.append("estimate")
         if self.who.late:
             notes.append("late")
-        self.session.add(
-            m.ComponentValue(
-                component_id=component.id,
-                period_id=self.request.period_id,
-                state=state,
-                value=value,
-                raw_answer=answer.text,
-                reason=reason,
-                estimated=parsed.estimated,
-                late=self.who.late,
-                available_from=parsed.available_from,
-                is_current=True,
-                replaces_id=current.id if current is not None else None,
-                **self.provenance(),
-            )
+        new = m.ComponentValue(
+            component_id=component.id,
+            period_id=self.request.period_id,
+            state=state,
+            value=value,
+            raw_answer=answer.text,
+            reason=reason,
+            estimated=parsed.estimated,
+            late=self.who.late,
+            available_from=parsed.available_from,
+            is_current=True,
+            replaces_id=current.id if current is not None else None,
+            **self.provenance(),
         )
+        self.session.add(new)
+        self.current_values[component.id] = new
         item.returned_at = self.who.received_at
         self.result.accepted.append(
             Accepted(item.item_code, component.title, stored, ", ".join(notes) or None)
         )
 
     def milestone_status(self, item: m.DataRequestItem, answer: Answer) -> None:
-        milestone = self.session.get_one(m.Milestone, item.milestone_id)
+        milestone = self.milestones.get(item.milestone_id or 0)
+        if milestone is None:
+            milestone = self.session.get_one(m.Milestone, item.milestone_id)
         parsed = parse_status(answer.text, self.today)
         if parsed.status is None and parsed.reason is None:
             return
@@ -266,13 +345,7 @@ class Applier:
             self.reject_item(item, answer, parsed.reason or "not a status we can read")
             return
         status = STATUS_FROM_PARSER[parsed.status.value]
-        current = self.session.scalar(
-            select(m.MilestoneUpdate).where(
-                m.MilestoneUpdate.milestone_id == milestone.id,
-                m.MilestoneUpdate.period_id == self.request.period_id,
-                m.MilestoneUpdate.is_current,
-            )
-        )
+        current = self.current_status(milestone.id)
         stored = parsed.status.value + (
             f" ({parsed.completed_on:%-d %b %Y})" if parsed.completed_on else ""
         )
@@ -293,20 +366,20 @@ class Applier:
             self.session.flush()
         if self.who.late:
             notes.append("late")
-        self.session.add(
-            m.MilestoneUpdate(
-                milestone_id=milestone.id,
-                period_id=self.request.period_id,
-                state=SubmissionState.ACCEPTED,
-                status=status,
-                completed_on=parsed.completed_on,
-                raw_answer=answer.text,
-                late=self.who.late,
-                is_current=True,
-                replaces_id=current.id if current is not None else None,
-                **self.provenance(),
-            )
+        new = m.MilestoneUpdate(
+            milestone_id=milestone.id,
+            period_id=self.request.period_id,
+            state=SubmissionState.ACCEPTED,
+            status=status,
+            completed_on=parsed.completed_on,
+            raw_answer=answer.text,
+            late=self.who.late,
+            is_current=True,
+            replaces_id=current.id if current is not None else None,
+            **self.provenance(),
         )
+        self.session.add(new)
+        self.current_statuses[milestone.id] = new
         item.returned_at = self.who.received_at
         self.result.accepted.append(
             Accepted(item.item_code, milestone.title, stored, ", ".join(notes) or None)
@@ -355,41 +428,12 @@ class Applier:
         self.result.comments += 1
 
 
-def outstanding_items(
-    session: Session, request: m.DataRequest, today: date
-) -> list[m.DataRequestItem]:
+def outstanding_items(session: Session, request: m.DataRequest) -> list[m.DataRequestItem]:
     """Items of ``request`` with no current value or status yet."""
-    component_ids = [i.component_id for i in request.items if i.component_id]
-    milestone_ids = [i.milestone_id for i in request.items if i.milestone_id]
-    have_values = (
-        set(
-            session.scalars(
-                select(m.ComponentValue.component_id).where(
-                    m.ComponentValue.period_id == request.period_id,
-                    m.ComponentValue.is_current,
-                    m.ComponentValue.component_id.in_(component_ids),
-                )
-            )
-        )
-        if component_ids
-        else set()
+    done = returned_keys(
+        session,
+        request.period_id,
+        [i.component_id for i in request.items if i.component_id],
+        [i.milestone_id for i in request.items if i.milestone_id],
     )
-    have_status = (
-        set(
-            session.scalars(
-                select(m.MilestoneUpdate.milestone_id).where(
-                    m.MilestoneUpdate.period_id == request.period_id,
-                    m.MilestoneUpdate.is_current,
-                    m.MilestoneUpdate.milestone_id.in_(milestone_ids),
-                )
-            )
-        )
-        if milestone_ids
-        else set()
-    )
-    return [
-        i
-        for i in request.items
-        if (i.component_id and i.component_id not in have_values)
-        or (i.milestone_id and i.milestone_id not in have_status)
-    ]
+    return [i for i in request.items if item_key(i) not in done]

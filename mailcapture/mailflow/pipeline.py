@@ -23,7 +23,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from mailcapture.clock import LOCAL_TZ, Clock
 from mailcapture.compose.message import LOOP_HEADER
@@ -39,7 +39,7 @@ from mailcapture.mailflow.replies import (
     queue_delegate_forward,
     queue_rejection,
 )
-from mailcapture.mailflow.sent import sent_text
+from mailcapture.mailflow.sent import SentTexts
 from mailcapture.mailflow.store import Envelope, StoredMessage, store_raw
 from mailcapture.parsing.addressing import ReplyAddress, dmarc_failed, find_tokens
 from mailcapture.parsing.classify import Classification, Kind, classify
@@ -92,6 +92,9 @@ class Pipeline:
         self.sessions = sessions
         self.clock = clock
         self.settings = settings or Settings()
+        #: The decoded text of our own outgoing rows, by row: each reply is read against
+        #: everything we sent for its request, and those rows never change.
+        self.sent = SentTexts()
 
     def ingest(self, raw: bytes, envelope: Envelope) -> IngestResult:
         """Store, then process. Raises only if the raw message could not be stored."""
@@ -117,10 +120,11 @@ class Pipeline:
         """
         try:
             with transaction(self.sessions) as session:
-                row = self._claim(session, message_id, force)
-                if row is None:
+                claimed = self._claim(session, message_id, force)
+                if claimed is None:
                     return self.result_of(message_id)
-                _Run(session, row, self, self.clock.now()).run()
+                row, mail = claimed
+                _Run(session, row, self, self.clock.now(), mail).run()
                 return _result(row)
         except Exception as exc:
             with transaction(self.sessions) as session:
@@ -133,16 +137,25 @@ class Pipeline:
                 row.processed_at = self.clock.now()
                 return _result(row)
 
-    def _claim(self, session: Session, message_id: int, force: bool) -> m.InboundMessage | None:
-        query = select(m.InboundMessage).where(m.InboundMessage.id == message_id)
+    def _claim(
+        self, session: Session, message_id: int, force: bool
+    ) -> tuple[m.InboundMessage, MailSpec | None] | None:
+        """The row to process, locked, with the mail settings read in the same statement."""
+        mail = (
+            select(m.ServiceSetting.value).where(m.ServiceSetting.key == "mail").scalar_subquery()
+        )
+        query = select(m.InboundMessage, mail).where(m.InboundMessage.id == message_id)
         if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        row = session.scalar(query)
-        if row is None or row.state is InboundState.DUPLICATE:
+            query = query.with_for_update(skip_locked=True, of=m.InboundMessage)
+        found = session.execute(query).first()
+        if found is None:
+            return None
+        row, settings = found
+        if row.state is InboundState.DUPLICATE:
             return None
         if row.state is not InboundState.RECEIVED and not force:
             return None
-        return row
+        return row, MailSpec(**settings) if settings is not None else None
 
     def result_of(self, message_id: int) -> IngestResult:
         with self.sessions() as session:
@@ -181,13 +194,19 @@ class _Run:
     """One message through the stages, inside one transaction."""
 
     def __init__(
-        self, session: Session, row: m.InboundMessage, pipeline: Pipeline, now: datetime
+        self,
+        session: Session,
+        row: m.InboundMessage,
+        pipeline: Pipeline,
+        now: datetime,
+        mail: MailSpec | None = None,
     ) -> None:
         self.session = session
         self.row = row
         self.pipeline = pipeline
         self.now = now
-        self.mail: MailSpec = mail_settings(session)
+        # mail_settings explains a missing mail section; the claim read it when present.
+        self.mail: MailSpec = mail if mail is not None else mail_settings(session)
         self.stages: list[dict[str, Any]] = []
         row.attempts += 1
 
@@ -249,7 +268,10 @@ class _Run:
         elif verdict.kind is Kind.UNKNOWN:
             self.finish("unknown", "not recognisably a reply; kept for the performance team")
         else:
-            self.handle_reply(decoded)
+            # Only lookups until the reply is applied: the row's new columns are written
+            # with the first flush (the applier's), not before every query.
+            with self.session.no_autoflush:
+                self.handle_reply(decoded)
 
     def is_own_mail(self, raw: bytes) -> bool:
         """Our own mail coming back (a loop, or a forward of what we sent): drop silently."""
@@ -333,7 +355,7 @@ class _Run:
         ):
             if request.expires_at <= self.now:
                 continue
-            pending = outstanding_items(self.session, request, self.now.date())
+            pending = outstanding_items(self.session, request)
             if pending and queue_delegate_forward(
                 self.session,
                 self.mail,
@@ -370,22 +392,36 @@ class _Run:
             *decoded.x_original_to,
             *decoded.envelope_to,
         ]
+        # The request's items and period come in the same statement: every reply needs them.
+        request_query = select(m.DataRequest).options(
+            joinedload(m.DataRequest.items), joinedload(m.DataRequest.period)
+        )
         for found in find_tokens(recipients, decoded.subject, reply):
-            request = self.session.scalar(
-                select(m.DataRequest).where(m.DataRequest.token == found.token)
+            request = (
+                self.session.execute(request_query.where(m.DataRequest.token == found.token))
+                .unique()
+                .scalar_one_or_none()
             )
             if request is not None:
                 return request, f"token in {found.where}"
         ids = [f"<{i}>" for i in (*decoded.in_reply_to, *decoded.references)]
         if ids:
-            request = self.session.scalar(
-                select(m.DataRequest).where(m.DataRequest.message_id.in_(ids))
+            request = (
+                self.session.execute(request_query.where(m.DataRequest.message_id.in_(ids)))
+                .unique()
+                .scalars()
+                .first()
             )
             if request is None:
-                request = self.session.scalar(
-                    select(m.DataRequest)
-                    .join(m.OutboxMessage, m.OutboxMessage.request_id == m.DataRequest.id)
-                    .where(m.OutboxMessage.message_id.in_(ids))
+                request = (
+                    self.session.execute(
+                        request_query.join(
+                            m.OutboxMessage, m.OutboxMessage.request_id == m.DataRequest.id
+                        ).where(m.OutboxMessage.message_id.in_(ids))
+                    )
+                    .unique()
+                    .scalars()
+                    .first()
                 )
             if request is not None:
                 return request, "references"
@@ -486,15 +522,16 @@ class _Run:
 
     def sent_texts(self, request: m.DataRequest) -> str:
         """Everything we sent about this request: an untouched copy of any of it is no answer."""
-        rows = self.session.scalars(
-            select(m.OutboxMessage.raw).where(
+        rows = self.session.execute(
+            select(m.OutboxMessage.id, m.OutboxMessage.message_id, m.OutboxMessage.raw).where(
                 or_(
                     m.OutboxMessage.request_id == request.id,
                     m.OutboxMessage.message_id == request.message_id,
                 )
             )
         )
-        return "\n".join(sent_text(raw) for raw in rows)
+        sent = self.pipeline.sent
+        return "\n".join(sent.text(row_id, mid, raw) for row_id, mid, raw in rows)
 
     def apply(self, decoded: DecodedMessage, request: m.DataRequest, sender: m.Person) -> None:
         codes = [i.item_code for i in request.items]
@@ -525,7 +562,7 @@ class _Run:
         result = Applier(self.session, request, who, self.now.astimezone(LOCAL_TZ).date()).apply(
             reading
         )
-        pending = outstanding_items(self.session, request, self.now.date())
+        pending = outstanding_items(self.session, request)
         if not pending and request.state is RequestState.OPEN:
             request.state = RequestState.COMPLETE
             request.completed_at = self.now

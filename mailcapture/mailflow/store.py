@@ -13,8 +13,10 @@ from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -76,62 +78,77 @@ def store_raw(session: Session, raw: bytes, envelope: Envelope, now: datetime) -
     """Insert the message; a second copy becomes a DUPLICATE row pointing at the first."""
     message_id, sender, subject = header_facts(raw)
     key = dedupe_key(raw, message_id, sender)
-    row = InboundMessage(
-        received_at=now,
-        source=envelope.source,
-        source_ref=envelope.source_ref,
-        envelope_from=envelope.mail_from,
-        envelope_to=list(envelope.rcpt_to) or None,
-        raw=raw,
-        size=len(raw),
-        sha256=hashlib.sha256(raw).hexdigest(),
-        dedupe_key=key,
-        message_id=message_id,
-        sender=sender,
-        subject=_clip(subject),
-        state=InboundState.RECEIVED,
-        attempts=0,
+    values: dict[str, Any] = {
+        "received_at": now,
+        "source": envelope.source,
+        "source_ref": envelope.source_ref,
+        "envelope_from": envelope.mail_from,
+        "envelope_to": list(envelope.rcpt_to) or None,
+        "raw": raw,
+        "size": len(raw),
+        "sha256": hashlib.sha256(raw).hexdigest(),
+        "dedupe_key": key,
+        "message_id": message_id,
+        "sender": sender,
+        "subject": _clip(subject),
+    }
+    new_id = _insert_unless_known(session, values)
+    if new_id is not None:
+        return StoredMessage(new_id, None)
+    original = session.scalar(
+        select(InboundMessage.id).where(
+            InboundMessage.dedupe_key == key, InboundMessage.duplicate_of_id.is_(None)
+        )
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        original = session.scalar(
-            select(InboundMessage.id).where(
-                InboundMessage.dedupe_key == key, InboundMessage.duplicate_of_id.is_(None)
-            )
+    if original is None:
+        # The ON CONFLICT path found a copy that is gone again: the ordinary insert decides.
+        return StoredMessage(_insert_with_savepoint(session, values), None)
+    row = InboundMessage(**values)
+    row.duplicate_of_id = original
+    row.state = InboundState.DUPLICATE
+    row.outcome = "duplicate"
+    row.outcome_detail = f"same message as #{original}; not applied again"
+    row.processed_at = now
+    row.attempts = 0
+    session.add(row)
+    session.flush()
+    return StoredMessage(row.id, original)
+
+
+#: ``INSERT ... ON CONFLICT DO NOTHING`` of the dialects we run on.
+_CONFLICT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def _insert_unless_known(session: Session, values: dict[str, Any]) -> int | None:
+    """Insert a new message; None when a non-duplicate row already holds its key.
+
+    One statement: the conflict target is the partial unique index on ``dedupe_key``, so
+    no savepoint is needed to survive a second copy (PostgreSQL waits for a concurrent
+    insert of the same key to commit or roll back, exactly as the index itself would).
+    """
+    make_insert = _CONFLICT_INSERTS.get(session.get_bind().dialect.name)
+    if make_insert is None:
+        try:
+            return _insert_with_savepoint(session, values)
+        except IntegrityError:
+            return None
+    statement = (
+        make_insert(InboundMessage.__table__)
+        .values(**values, state=InboundState.RECEIVED, attempts=0)
+        .on_conflict_do_nothing(
+            index_elements=[InboundMessage.dedupe_key],
+            index_where=InboundMessage.duplicate_of_id.is_(None),
         )
-        if original is None:
-            raise
-        row = InboundMessage(
-            **{
-                c: getattr(row, c)
-                for c in (
-                    "received_at",
-                    "source",
-                    "source_ref",
-                    "envelope_from",
-                    "envelope_to",
-                    "raw",
-                    "size",
-                    "sha256",
-                    "dedupe_key",
-                    "message_id",
-                    "sender",
-                    "subject",
-                )
-            }
-        )
-        row.duplicate_of_id = original
-        row.state = InboundState.DUPLICATE
-        row.outcome = "duplicate"
-        row.outcome_detail = f"same message as #{original}; not applied again"
-        row.processed_at = now
-        row.attempts = 0
+        .returning(InboundMessage.id)
+    )
+    return session.execute(statement).scalar()
+
+
+def _insert_with_savepoint(session: Session, values: dict[str, Any]) -> int:
+    row = InboundMessage(**values, state=InboundState.RECEIVED, attempts=0)
+    with session.begin_nested():
         session.add(row)
-        session.flush()
-        return StoredMessage(row.id, original)
-    return StoredMessage(row.id, None)
+    return row.id
 
 
 def _clip(text: str | None, limit: int = 2000) -> str | None:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from mailcapture.domain.enums import Frequency, Polarity, Role, ToleranceKind
 from mailcapture.domain.formulas import FormulaError, parse_formula, single_component, suggest
+from mailcapture.domain.frequency import COLLECTED_KIND
 from mailcapture.domain.periods import PeriodError, PeriodKind, parse_period
 from mailcapture.register import schema
 from mailcapture.register.model import (
@@ -65,11 +66,6 @@ PERIOD_KINDS_FOR = {
     Frequency.MONTHLY: {PeriodKind.MONTH, PeriodKind.QUARTER, PeriodKind.YEAR},
     Frequency.QUARTERLY: {PeriodKind.QUARTER, PeriodKind.YEAR},
     Frequency.ANNUAL: {PeriodKind.YEAR},
-}
-COLLECTED_KIND = {
-    Frequency.MONTHLY: PeriodKind.MONTH,
-    Frequency.QUARTERLY: PeriodKind.QUARTER,
-    Frequency.ANNUAL: PeriodKind.YEAR,
 }
 
 M = TypeVar("M", bound=BaseModel)
@@ -133,6 +129,27 @@ class _Checker:
             self.problem(where, f"{email} is not listed under people", *path)
             return None
         return email
+
+    def escalation_owner(
+        self,
+        given: str | None,
+        area: ServiceAreaSpec | None,
+        heads: dict[str, str | None],
+        where: Where,
+    ) -> str | None:
+        """The escalation owner named, or by default the head of the department."""
+        if given is not None:
+            return self.person(given, where, "escalation_owner")
+        if area is None:
+            return None
+        head = heads.get(area.department)
+        if head is None:
+            self.problem(
+                where,
+                f"no escalation_owner, and department {area.department} has no head to default to",
+                "code",
+            )
+        return head
 
     def validate_items(self, section: str, model: type[M]) -> list[Item[M]]:
         items: list[Item[M]] = []
@@ -345,16 +362,7 @@ class _Checker:
                 self.problem(where, f"unknown report {report!r}", "reports", index)
         owner = self.person(doc.owner, where, "owner")
         updaters = [self.person(u, where, "updaters", i) for i, u in enumerate(doc.updaters)]
-        escalation = self.person(doc.escalation_owner, where, "escalation_owner")
-        if escalation is None and doc.escalation_owner is None and area is not None:
-            escalation = heads.get(area.department)
-            if escalation is None:
-                self.problem(
-                    where,
-                    "no escalation_owner, and department "
-                    f"{area.department} has no head to default to",
-                    "code",
-                )
+        escalation = self.escalation_owner(doc.escalation_owner, area, heads, where)
         formula = self.formula(doc, where, components)
         if doc.polarity is Polarity.NEUTRAL and doc.type.value != "statistic" and doc.targets:
             self.problem(
@@ -463,16 +471,7 @@ class _Checker:
                 self.problem(where, f"unknown service area {doc.service_area!r}", "service_area")
             owner = self.person(doc.owner, where, "owner")
             updater = self.person(doc.updater, where, "updater")
-            escalation = self.person(doc.escalation_owner, where, "escalation_owner")
-            if escalation is None and doc.escalation_owner is None and area is not None:
-                escalation = heads.get(area.department)
-                if escalation is None:
-                    self.problem(
-                        where,
-                        "no escalation_owner, and department "
-                        f"{area.department} has no head to default to",
-                        "code",
-                    )
+            escalation = self.escalation_owner(doc.escalation_owner, area, heads, where)
             _check_dates(self, where, doc.start, doc.due)
             milestones = [
                 MilestoneSpec(

@@ -16,14 +16,9 @@ from sqlalchemy.orm import Session
 from mailcapture.clock import LOCAL_TZ, as_utc
 from mailcapture.db.models import BankHoliday, TimetableRule
 from mailcapture.domain.enums import Frequency
-from mailcapture.domain.periods import Period, PeriodKind, period_of
+from mailcapture.domain.frequency import COLLECTED_KIND
+from mailcapture.domain.periods import Period, period_of
 from mailcapture.domain.workdays import WorkingCalendar
-
-KIND_FOR = {
-    Frequency.MONTHLY: PeriodKind.MONTH,
-    Frequency.QUARTERLY: PeriodKind.QUARTER,
-    Frequency.ANNUAL: PeriodKind.YEAR,
-}
 
 
 @dataclass(frozen=True)
@@ -86,7 +81,7 @@ class Timetable:
         self, frequency: Frequency, now: datetime, back: int = 2, ahead: int = 1
     ) -> Iterator[Period]:
         """Periods whose timetable may be live at ``now``: the current one and a few before."""
-        current = period_of(now.astimezone(LOCAL_TZ).date(), KIND_FOR[frequency])
+        current = period_of(now.astimezone(LOCAL_TZ).date(), COLLECTED_KIND[frequency])
         for step in range(-back, ahead + 1):
             yield current.shift(step)
 

@@ -21,12 +21,13 @@ from mailcapture.clock import LOCAL_TZ, as_utc
 from mailcapture.db import models as m
 from mailcapture.db.periods import PeriodStore
 from mailcapture.domain.enums import Frequency, MilestoneStatus, SubmissionSource, SubmissionState
+from mailcapture.domain.frequency import COLLECTED_KIND
 from mailcapture.domain.periods import Period, parse_period
 from mailcapture.register.loader import load_folder
 from mailcapture.register.model import Register
 from mailcapture.register.validate import load_register
 from mailcapture.schedule.tick import tick
-from mailcapture.schedule.timetable import KIND_FOR, Timetable, load_timetable
+from mailcapture.schedule.timetable import Timetable, load_timetable
 from tests.conftest import CONFIG_DIR
 
 START = date(2026, 4, 1)
@@ -55,7 +56,7 @@ def _register() -> Register:
 def _items_by_person(period: Period) -> dict[str, list[Item]]:
     """From the register files: who is asked for what in ``period``."""
     reg = _register()
-    frequency = {v: k for k, v in KIND_FOR.items()}[period.kind]
+    frequency = {v: k for k, v in COLLECTED_KIND.items()}[period.kind]
     items: dict[str, list[Item]] = defaultdict(list)
     for indicator in reg.indicators:
         if indicator.frequency is not frequency:

@@ -1,0 +1,325 @@
+"""Load what :mod:`.values` needs from the database, in a fixed handful of queries.
+
+:func:`indicator_values` computes every indicator (or a chosen few) for one period, with
+the previous period and the same period last year for the direction of travel. It issues
+the same five statements however many indicators there are: the indicators, the
+components their formulas use, the current component values, the targets and the
+sign-offs, each filtered by a sub-select of the chosen indicators rather than by a list
+of ids, so no statement grows with the register either.
+
+Decisions worth knowing:
+
+* Only the *current* row of each component and period counts, and only if it is accepted
+  or "not available"; rejected and superseded rows are history.
+* Without ``codes`` retired indicators are left out; asking for codes explicitly returns
+  them even if retired (a report on last year may need them). Codes are matched
+  case-insensitively, as the register compares them; an unknown code is an error.
+* ``provisional``: a value is final once its owner's current sign-off for the period is
+  an approval, or every period the indicator is collected for within it is approved (a
+  quarter of a monthly indicator whose three months are signed off). A period with no
+  value is not flagged provisional: there is nothing to sign off.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from mailcapture.db import models as m
+from mailcapture.domain.enums import (
+    Aggregation,
+    Frequency,
+    Polarity,
+    SignoffDecision,
+    SubmissionState,
+    ToleranceKind,
+)
+from mailcapture.domain.formulas import Formula, FormulaError, parse_formula, single_component
+from mailcapture.domain.frequency import COLLECTED_KIND
+from mailcapture.domain.periods import Period, PeriodError, PeriodKind
+from mailcapture.reports.values import (
+    PROVISIONAL,
+    ComponentPoint,
+    ComponentSeries,
+    IndicatorValue,
+    Rag,
+    TargetLevel,
+    Trend,
+    collected_periods,
+    direction,
+    indicator_value,
+    rag,
+    target_for,
+)
+
+
+@dataclass(frozen=True)
+class IndicatorRow:
+    """One indicator for one period, ready for a report."""
+
+    code: str
+    title: str
+    unit: str
+    decimals: int
+    polarity: Polarity
+    frequency: Frequency
+    current: IndicatorValue
+    previous: IndicatorValue | None
+    last_year: IndicatorValue | None
+    #: The target that applies (the period's own, else its quarter's, else the year's).
+    target: TargetLevel | None
+    rag: Rag
+    #: Direction of travel since the previous period of the same kind.
+    trend: Trend
+    #: Direction of travel since the same period last year.
+    trend_year: Trend
+
+    @property
+    def value(self) -> Decimal | None:
+        return self.current.value
+
+    @property
+    def reason(self) -> str | None:
+        return self.current.reason
+
+    @property
+    def flags(self) -> frozenset[str]:
+        return self.current.flags
+
+
+def indicator_values(
+    session: Session, period: Period, codes: Iterable[str] | None = None
+) -> list[IndicatorRow]:
+    """Every chosen indicator's value, target, RAG and trends for ``period``, by code."""
+    previous = _safely(period.previous)
+    last_year = _safely(period.same_period_last_year)
+    compared = [p for p in (period, previous, last_year) if p is not None]
+    stored_codes = sorted({p.code for c in compared for p in _stored_periods(c)})
+    target_codes = [p.code for p in _with_ancestors(period)]
+
+    chosen = select(m.Indicator.id)
+    if codes is None:
+        chosen = chosen.where(m.Indicator.retired_at.is_(None))
+    else:
+        wanted = sorted({c.casefold() for c in codes})
+        chosen = chosen.where(func.lower(m.Indicator.code).in_(wanted))
+
+    indicators = _load_indicators(session, chosen, codes)
+    series, used = _load_series(session, chosen, stored_codes)
+    targets = _load_targets(session, chosen, target_codes)
+    approved = _load_approvals(session, chosen, stored_codes)
+
+    rows = []
+    for ind in indicators:
+        formula = _formula(ind, used.get(ind.id, []))
+        computed = {}
+        for p in compared:
+            if isinstance(formula, str):
+                value = IndicatorValue(ind.code, p.code, None, formula)
+            else:
+                value = indicator_value(formula, ind.decimals, series, p, code=ind.code)
+            if value.value is not None and not _signed_off(approved[ind.id], ind.frequency, p):
+                value = value.with_flags(PROVISIONAL)
+            computed[p] = value
+        current = computed[period]
+        before = computed.get(previous) if previous else None
+        year_ago = computed.get(last_year) if last_year else None
+        target = target_for(targets[ind.id], period)
+        rows.append(
+            IndicatorRow(
+                code=ind.code,
+                title=ind.title,
+                unit=ind.unit,
+                decimals=ind.decimals,
+                polarity=ind.polarity,
+                frequency=ind.frequency,
+                current=current,
+                previous=before,
+                last_year=year_ago,
+                target=target,
+                rag=rag(
+                    current.value,
+                    target.value if target else None,
+                    target.tolerance if target else None,
+                    target.tolerance_kind if target else ToleranceKind.ABSOLUTE,
+                    ind.polarity,
+                ),
+                trend=direction(current.value, before.value if before else None, ind.polarity),
+                trend_year=direction(
+                    current.value, year_ago.value if year_ago else None, ind.polarity
+                ),
+            )
+        )
+    return rows
+
+
+# -------------------------------------------------------------------------- queries
+
+
+def _load_indicators(
+    session: Session, chosen: Select[tuple[int]], codes: Iterable[str] | None
+) -> list[m.Indicator]:
+    indicators = list(
+        session.scalars(
+            select(m.Indicator).where(m.Indicator.id.in_(chosen)).order_by(m.Indicator.code)
+        )
+    )
+    if codes is not None:
+        found = {ind.code.casefold() for ind in indicators}
+        unknown = sorted({c for c in codes if c.casefold() not in found})
+        if unknown:
+            raise LookupError(f"unknown indicator code(s): {', '.join(unknown)}")
+    return indicators
+
+
+def _load_series(
+    session: Session, chosen: Select[tuple[int]], stored_codes: list[str]
+) -> tuple[dict[str, ComponentSeries], dict[int, list[str]]]:
+    """Each used component's current values, and which component codes each indicator uses."""
+    links = session.execute(
+        select(
+            m.IndicatorComponent.indicator_id,
+            m.Component.id,
+            m.Component.code,
+            m.Component.aggregation,
+            m.Component.frequency,
+        )
+        .join(m.Component, m.Component.id == m.IndicatorComponent.component_id)
+        .where(m.IndicatorComponent.indicator_id.in_(chosen))
+    ).all()
+    used: dict[int, list[str]] = defaultdict(list)
+    kinds: dict[int, tuple[str, Aggregation, Frequency]] = {}
+    for indicator_id, component_id, code, aggregation, frequency in links:
+        used[indicator_id].append(code)
+        kinds[component_id] = (code, aggregation, frequency)
+
+    component_ids = select(m.IndicatorComponent.component_id).where(
+        m.IndicatorComponent.indicator_id.in_(chosen)
+    )
+    points: dict[int, dict[str, ComponentPoint]] = defaultdict(dict)
+    if stored_codes:
+        result = session.execute(
+            select(
+                m.ComponentValue.component_id,
+                m.Period.code,
+                m.ComponentValue.state,
+                m.ComponentValue.value,
+                m.ComponentValue.reason,
+                m.ComponentValue.late,
+                m.ComponentValue.estimated,
+            )
+            .join(m.Period, m.Period.id == m.ComponentValue.period_id)
+            .where(
+                m.ComponentValue.is_current,
+                m.ComponentValue.state.in_(
+                    [SubmissionState.ACCEPTED, SubmissionState.NOT_AVAILABLE]
+                ),
+                m.Period.code.in_(stored_codes),
+                m.ComponentValue.component_id.in_(component_ids),
+            )
+        )
+        for component_id, period_code, state, value, reason, late, estimated in result:
+            if state is SubmissionState.NOT_AVAILABLE:
+                point = ComponentPoint(None, reason or "", late=late, estimated=estimated)
+            else:
+                point = ComponentPoint(value, None, late=late, estimated=estimated)
+            points[component_id][period_code] = point
+    series = {
+        code: ComponentSeries(code, aggregation, frequency, points.get(component_id, {}))
+        for component_id, (code, aggregation, frequency) in kinds.items()
+    }
+    return series, used
+
+
+def _load_targets(
+    session: Session, chosen: Select[tuple[int]], target_codes: list[str]
+) -> dict[int, dict[str, TargetLevel]]:
+    targets: dict[int, dict[str, TargetLevel]] = defaultdict(dict)
+    result = session.execute(
+        select(
+            m.Target.indicator_id,
+            m.Period.code,
+            m.Target.value,
+            m.Target.tolerance,
+            m.Target.tolerance_kind,
+        )
+        .join(m.Period, m.Period.id == m.Target.period_id)
+        .where(m.Period.code.in_(target_codes), m.Target.indicator_id.in_(chosen))
+    )
+    for indicator_id, period_code, value, tolerance, kind in result:
+        targets[indicator_id][period_code] = TargetLevel(value, tolerance, kind, period_code)
+    return targets
+
+
+def _load_approvals(
+    session: Session, chosen: Select[tuple[int]], stored_codes: list[str]
+) -> dict[int, set[str]]:
+    """The periods whose current sign-off is an approval, per indicator."""
+    approved: dict[int, set[str]] = defaultdict(set)
+    if not stored_codes:
+        return approved
+    result = session.execute(
+        select(m.Signoff.indicator_id, m.Period.code)
+        .join(m.Period, m.Period.id == m.Signoff.period_id)
+        .where(
+            m.Signoff.is_current,
+            m.Signoff.decision == SignoffDecision.APPROVED,
+            m.Period.code.in_(stored_codes),
+            m.Signoff.indicator_id.in_(chosen),
+        )
+    )
+    for indicator_id, period_code in result:
+        approved[indicator_id].add(period_code)
+    return approved
+
+
+# -------------------------------------------------------------------------- helpers
+
+
+def _formula(indicator: m.Indicator, components: list[str]) -> Formula | str:
+    """The indicator's parsed formula, or the reason it has none."""
+    try:
+        if indicator.formula:
+            return parse_formula(indicator.formula)
+        if len(components) == 1:
+            return single_component(components[0])
+    except FormulaError as error:
+        return f"formula cannot be read: {error}"
+    return "no formula and not exactly one component"
+
+
+def _signed_off(approved: set[str], frequency: Frequency, period: Period) -> bool:
+    if period.code in approved:
+        return True
+    parts = collected_periods(COLLECTED_KIND[Frequency(frequency)], period)
+    return parts is not None and len(parts) > 1 and all(p.code in approved for p in parts)
+
+
+def _stored_periods(period: Period) -> list[Period]:
+    """Every period a value inside ``period`` may be stored under, whatever its frequency."""
+    found: list[Period] = []
+    for kind in (PeriodKind.MONTH, PeriodKind.QUARTER, PeriodKind.YEAR):
+        found.extend(collected_periods(kind, period) or [])
+    return found
+
+
+def _with_ancestors(period: Period) -> list[Period]:
+    chain: list[Period] = []
+    candidate: Period | None = period
+    while candidate is not None:
+        chain.append(candidate)
+        candidate = candidate.parent()
+    return chain
+
+
+def _safely(step: Callable[[], Period]) -> Period | None:
+    """``period.previous()`` and the like, or None at the edge of the supported range."""
+    try:
+        return step()
+    except PeriodError:
+        return None
