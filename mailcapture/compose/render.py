@@ -33,7 +33,7 @@ from jinja2 import (
 )
 
 from mailcapture.compose.form import context_lines, form_groups, form_line, form_lines
-from mailcapture.compose.textfmt import count_of, hang, one_line, reflow, truncate
+from mailcapture.compose.textfmt import PROSE_WIDTH, count_of, hang, one_line, reflow, truncate
 from mailcapture.compose.views import (
     EscalationView,
     FailureView,
@@ -91,8 +91,21 @@ def environment() -> Environment:
         form_line=form_line,
         context_lines=context_lines,
     )
-    env.filters.update(reflow=reflow, fit=truncate, count_of=count_of, one_line=one_line, hang=hang)
+    env.filters.update(
+        reflow=_reflow, fit=truncate, count_of=count_of, one_line=one_line, hang=hang
+    )
     return env
+
+
+@functools.lru_cache(maxsize=1024, typed=True)
+def _reflow_text(text: str, width: int) -> str:
+    return reflow(text, width)
+
+
+def _reflow(text: str, width: int = PROSE_WIDTH) -> str:
+    """:func:`reflow`, remembered: the same prose (every email's footer) recurs thousands
+    of times in one tick, and wrapping it is a good part of rendering a request."""
+    return _reflow_text(text, width)
 
 
 def kinds() -> list[str]:
