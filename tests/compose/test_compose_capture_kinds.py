@@ -28,12 +28,12 @@ from mailcapture.compose.views import (
     Council,
     DelegateForwardView,
     DelegateNoticeView,
-    FormItem,
     Person,
     RejectedLine,
     RejectionView,
 )
 from mailcapture.parsing.form import find_form_lines, read_reply
+from tests.compose.samples import IMG, ITEMS, SCRIPT, item
 
 COUNCIL = Council("Ashdown District Council", "performance@ashdown.example")
 SAM = Person("Sam Lee", "sam.lee@ashdown.example")
@@ -43,7 +43,6 @@ TEAM = Person("Performance Team", "performance@ashdown.example")
 STRANGER = Person("", "someone@elsewhere.example")
 DUE = "Friday 15 May 2026, 5pm"
 TOKEN = "K7Q2ZP"
-STATUSES = "on track / at risk / delayed / complete (with the date)"
 NEW_KINDS = (
     "confirmation",
     "rejection_notice",
@@ -54,60 +53,10 @@ NEW_KINDS = (
 #: Kinds answered by replying: their subject carries the token, their text the form.
 ANSWERABLE = ("confirmation", "delegate_forward")
 
-SCRIPT = "<script>alert(1)</script>"
-IMG = '"><img src=x onerror=alert(1)>'
 ECHO_LABEL = "    You wrote: "
 ECHO_INDENT = " " * len(ECHO_LABEL)
 
 
-def item(code: str, title: str, group: str, **kw: object) -> FormItem:
-    fields: dict[str, object] = {
-        "code": code,
-        "title": title,
-        "kind": "value",
-        "unit": "number",
-        "indicator_code": code.rsplit(".", 1)[0],
-        "indicator_title": title,
-        "group": group,
-        "last_period": None,
-        "same_period_last_year": None,
-        "target": None,
-        "allowed": None,
-    }
-    fields.update(kw)
-    return FormItem(**fields)  # type: ignore[arg-type]
-
-
-ITEMS = (
-    item(
-        "BV8a.1",
-        "Undisputed invoices paid within 30 days",
-        "Finance",
-        indicator_title="Percentage of undisputed invoices paid within 30 days",
-        last_period="1,480",
-        same_period_last_year="1,402",
-        target="97%",
-        allowed="0 to 20,000",
-    ),
-    item(
-        "BV8a.2",
-        "All undisputed invoices",
-        "Finance",
-        indicator_title="Percentage of undisputed invoices paid within 30 days",
-        last_period="1,530",
-    ),
-    item("BV9.1", "Council tax collected", "Revenues and Benefits", unit="£"),
-    item(
-        "P07.M0",
-        "Leisure centre refurbishment - overall progress",
-        "Leisure centre refurbishment",
-        kind="status",
-        unit=STATUSES,
-        indicator_code=None,
-        indicator_title=None,
-        last_period="on track",
-    ),
-)
 ALL_CODES = [*ordered_codes(ITEMS), *comment_codes(ITEMS)]
 
 ACCEPTED = (
