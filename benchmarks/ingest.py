@@ -53,6 +53,7 @@ import gc
 import hashlib
 import os
 import platform
+import re
 import threading
 import time
 from collections import Counter, defaultdict
@@ -81,7 +82,12 @@ from mailcapture.demo import clients
 from mailcapture.domain.enums import InboundState
 from mailcapture.domain.periods import parse_period
 from mailcapture.mailflow.pipeline import Pipeline
+from mailcapture.mailflow.sent import sent_text
 from mailcapture.mailflow.store import Envelope, dedupe_key, header_facts
+from mailcapture.parsing.classify import classify
+from mailcapture.parsing.form import read_reply
+from mailcapture.parsing.mime import decode_message
+from mailcapture.parsing.quotes import split_reply
 from mailcapture.schedule.tick import tick
 
 #: 2026-05-01 09:00 Europe/London (BST): April 2026's requests go out.
@@ -139,11 +145,15 @@ def rate(count: int, seconds: float) -> float:
 
 @dataclass
 class Register:
-    """One built database with its replies ready to send."""
+    """One built database with its replies ready to send.
+
+    The in-memory :class:`SyntheticRegister` (a few hundred thousand objects at 100,000
+    components) is only needed to write the replies, so it is not kept for the timed run.
+    """
 
     components: int
     url: str
-    reg: SyntheticRegister
+    updaters: int = 0
     replies: list[bytes] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
     build_s: float = 0.0
@@ -211,7 +221,7 @@ def make_replies(url: str, reg: SyntheticRegister, people: int, total: int) -> l
 
 def build(kind: str, components: int, url: str, args: argparse.Namespace) -> Register:
     reg = generate(shape_for(components))
-    result = Register(components, url, reg)
+    result = Register(reg.components, url, len(reg.indicators))
     log(f"{kind}: building a register of {reg.components:,} synthetic components")
     start = time.perf_counter()
     build_database(url, reg, TICK_AT, PERIOD)
@@ -320,6 +330,78 @@ class BaselineRun:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+# ------------------------------------------------------------------------- parsing floor
+
+_TAG = re.compile(r"\[MC-([a-z0-9]+)\]")
+
+
+@dataclass
+class Floor:
+    """CPU time per reply of the pipeline's pure functions alone, with no database."""
+
+    messages: int = 0
+    parts: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total(self) -> float:
+        return sum(self.parts.values())
+
+
+def parse_floor(register: Register, count: int) -> Floor:
+    """Decode, classify, read (against the request's text) and split each reply, no database.
+
+    What every reply costs before any query: the pipeline cannot go faster than this.
+    """
+    engine = make_engine(register.url)
+    try:
+        with session_factory(engine)() as session:
+            sent = dict(
+                session.execute(
+                    select(m.DataRequest.token, m.OutboxMessage.raw)
+                    .join(m.OutboxMessage, m.OutboxMessage.request_id == m.DataRequest.id)
+                    .where(m.OutboxMessage.kind == "request")
+                ).all()
+            )
+            codes: dict[str, list[str]] = defaultdict(list)
+            for token, code in session.execute(
+                select(m.DataRequest.token, m.DataRequestItem.item_code).join(
+                    m.DataRequestItem, m.DataRequestItem.request_id == m.DataRequest.id
+                )
+            ):
+                codes[token].append(code)
+            for token, code in session.execute(
+                select(m.DataRequest.token, m.Indicator.code)
+                .join(m.DataRequestItem, m.DataRequestItem.request_id == m.DataRequest.id)
+                .join(m.Indicator, m.Indicator.id == m.DataRequestItem.indicator_id)
+                .distinct()
+            ):
+                codes[token].append(code)
+    finally:
+        engine.dispose()
+    parts = dict.fromkeys(
+        ("decode + classify", "decode our request", "read_reply", "split_reply"), 0.0
+    )
+    cpu = time.process_time
+    replies = register.replies[:count]
+    for raw in replies:
+        t0 = cpu()
+        decoded = decode_message(raw)
+        classify(decoded, raw, None)
+        t1 = cpu()
+        found = _TAG.search(decoded.subject)
+        assert found is not None
+        token = found.group(1)
+        ours = sent_text(sent[token])
+        t2 = cpu()
+        read_reply(decoded.text, ours, codes[token])
+        t3 = cpu()
+        split_reply(decoded.text)
+        t4 = cpu()
+        for key, spent in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+            parts[key] += spent
+    return Floor(len(replies), parts)
 
 
 # ------------------------------------------------------------------------- profiling
@@ -459,6 +541,7 @@ class DbResult:
     runs: list[PipelineRun] = field(default_factory=list)
     baseline: BaselineRun | None = None
     profile: Profile | None = None
+    floor: Floor | None = None
     load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
@@ -500,6 +583,10 @@ def run_database(kind: str, args: argparse.Namespace) -> DbResult:
             bad = {k: v for k, v in run.outcomes.items() if k != "processed/applied"}
             if bad:
                 raise RuntimeError(f"{kind}: not every reply was applied: {dict(bad)}")
+        log(f"{kind}: the parsing floor (no database)")
+        result.floor = parse_floor(result.registers[0], args.n + WARMUP)
+    for register in result.registers:
+        register.replies = []  # the next database's run need not carry them
     return result
 
 
@@ -536,7 +623,7 @@ def print_report(results: list[DbResult], args: argparse.Namespace, wall: float)
         for run in r.runs:
             pipe = rate(run.count, run.seconds)
             print(
-                f"{r.database:<11}{run.register.reg.components:>11,}{pipe:>16.1f}"
+                f"{r.database:<11}{run.register.components:>11,}{pipe:>16.1f}"
                 f"{1000 / pipe:>8.2f}{run.cpu / run.count * 1000:>8.2f}{base:>16.1f}"
                 f"{1000 / base:>8.2f}{base_cpu:>8.2f}{pipe / base:>7.2f}"
             )
@@ -548,8 +635,21 @@ def print_report(results: list[DbResult], args: argparse.Namespace, wall: float)
         a = first.seconds / first.count
         b = last.seconds / last.count
         print(
-            f"  {r.database:<11}{a * 1000:.2f} ms at {first.register.reg.components:,} -> "
-            f"{b * 1000:.2f} ms at {last.register.reg.components:,} components: x{b / a:.2f}"
+            f"  {r.database:<11}{a * 1000:.2f} ms at {first.register.components:,} -> "
+            f"{b * 1000:.2f} ms at {last.register.components:,} components: x{b / a:.2f}"
+        )
+    print()
+    print("Parsing floor: the pure functions alone, no database (CPU ms per reply):")
+    for r in results:
+        if r.floor is None or r.baseline is None:
+            continue
+        floor = r.floor
+        parts = ", ".join(f"{k} {v / floor.messages * 1000:.2f}" for k, v in floor.parts.items())
+        per = floor.total / floor.messages
+        base = r.baseline.seconds / r.baseline.count
+        print(
+            f"  {r.database:<11}{per * 1000:.2f} ms ({parts}): at most {1 / per:.0f} msg/s, "
+            f"{base / per:.2f} of the baseline's rate"
         )
     for r in results:
         if r.profile is not None:
@@ -559,7 +659,7 @@ def print_report(results: list[DbResult], args: argparse.Namespace, wall: float)
         for reg in r.registers:
             rows = ", ".join(f"{k} {v:,}" for k, v in reg.rows.items())
             print(
-                f"{r.database} {reg.reg.components:,}: built in {reg.build_s:.1f} s, tick "
+                f"{r.database} {reg.components:,}: built in {reg.build_s:.1f} s, tick "
                 f"{reg.tick_s:.1f} s ({reg.requests:,} requests); {rows}"
             )
         loads = " -> ".join(

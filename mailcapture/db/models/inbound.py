@@ -55,6 +55,11 @@ class InboundMessage(Base):
     classification: Mapped[MessageClass | None] = enum_column(MessageClass)
     classification_rule: Mapped[str | None] = mapped_column(String(200))
     request_id: Mapped[int | None] = mapped_column(ForeignKey("data_requests.id"), index=True)
+    #: An answer to a report (an owner's sign-off or commentary), not to a data request.
+    #: ``use_alter``: report runs point at the outbox, which points back at inbound messages.
+    report_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("report_runs.id", use_alter=True), index=True
+    )
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     #: Short machine-readable result, e.g. ``applied``, ``unknown-sender``, ``dmarc-fail``.
     outcome: Mapped[str | None] = mapped_column(String(64))

@@ -35,7 +35,15 @@ class SchedulerTick(Base):
 
 
 class ReportRun(Base):
-    """A report produced for a period (and recipient), once: ``key`` is unique."""
+    """A report produced for a period (and recipient), once: ``key`` is unique.
+
+    Reports that invite an answer (the owner report: sign-off, query, commentary; the
+    department report: commentary) carry a ``token`` like a data request's, in the
+    Reply-To address and the subject, so the inbound pipeline can tell whose answer it is
+    and to which report. ``message_id`` lets a reply that lost the token still be matched
+    by its In-Reply-To/References; after ``expires_at`` the token no longer records
+    anything.
+    """
 
     __tablename__ = "report_runs"
 
@@ -44,8 +52,12 @@ class ReportRun(Base):
     report_kind: Mapped[str] = mapped_column(String(32))
     period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"), index=True)
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     created_at: Mapped[datetime]
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id"))
+    token: Mapped[str | None] = mapped_column(String(32), unique=True)
+    message_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    expires_at: Mapped[datetime | None]
 
 
 class ServiceSetting(Base):
