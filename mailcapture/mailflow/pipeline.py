@@ -520,7 +520,7 @@ class _Run:
         )
         return delegation is not None
 
-    def sent_texts(self, request: m.DataRequest) -> str:
+    def sent_texts(self, request: m.DataRequest) -> list[str]:
         """Everything we sent about this request: an untouched copy of any of it is no answer."""
         rows = self.session.execute(
             select(m.OutboxMessage.id, m.OutboxMessage.message_id, m.OutboxMessage.raw).where(
@@ -531,7 +531,7 @@ class _Run:
             )
         )
         sent = self.pipeline.sent
-        return "\n".join(sent.text(row_id, mid, raw) for row_id, mid, raw in rows)
+        return [sent.text(row_id, mid, raw) for row_id, mid, raw in rows]
 
     def apply(self, decoded: DecodedMessage, request: m.DataRequest, sender: m.Person) -> None:
         codes = [i.item_code for i in request.items]

@@ -39,8 +39,9 @@ Decisions (each keeps a wrong figure from being stored silently):
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 from mailcapture.parsing.quotes import (
@@ -197,6 +198,32 @@ class _SentForm:
             ""
         }
         return cls(items, lines)
+
+    @classmethod
+    def from_texts(cls, texts: Sequence[str]) -> _SentForm:
+        """Everything we sent about one request, each message parsed once and then merged.
+
+        A reply is read against the request, its reminders and every earlier confirmation;
+        those texts never change, so each is parsed once (:func:`_parsed_sent`, keyed by
+        the text itself) and only the cheap merge is done per reply. Merging gives the same
+        form as parsing the texts joined: the first label seen for a code wins, answers and
+        lines are unions.
+        """
+        items: dict[tuple[str, Kind], _SentItem] = {}
+        lines: set[str] = set()
+        for text in texts:
+            one = _parsed_sent(text)
+            for key, sent in one.items.items():
+                item = items.setdefault(key, _SentItem(sent.label, set()))
+                item.answers |= sent.answers
+            lines |= one.lines
+        return cls(items, lines)
+
+
+@lru_cache(maxsize=4096)
+def _parsed_sent(text: str) -> _SentForm:
+    """One of our sent texts, parsed; callers copy before changing (``from_texts`` does)."""
+    return _SentForm.from_text(text)
 
 
 @dataclass(frozen=True)
@@ -437,19 +464,25 @@ def _known_codes(codes: Collection[str]) -> tuple[dict[str, str], set[str]]:
 
 
 def read_reply(
-    reply_text: str, sent_form_text: str | None, known_codes: Collection[str]
+    reply_text: str, sent_form_text: str | Sequence[str] | None, known_codes: Collection[str]
 ) -> FormReading:
     """Read the answers, comments and general comment from a reply's plain text.
 
-    ``sent_form_text`` is the exact text/plain we sent (the request or a confirmation), or
-    None when unknown. ``known_codes`` are the codes on this sender's form.
+    ``sent_form_text`` is the exact text/plain we sent (the request or a confirmation), a
+    sequence of such texts (everything we sent about the request), or None when unknown.
+    ``known_codes`` are the codes on this sender's form.
     """
     text = normalise_text(reply_text)
     lines = text.split("\n")
     roles = line_roles(text)
     form_lines = {fl.line_no - 1: fl for fl in find_form_lines(text)}
     known, ambiguous = _known_codes(known_codes)
-    sent = _SentForm.from_text(sent_form_text) if sent_form_text is not None else None
+    if sent_form_text is None:
+        sent = None
+    elif isinstance(sent_form_text, str):
+        sent = _SentForm.from_text(sent_form_text)
+    else:
+        sent = _SentForm.from_texts(sent_form_text)
     reader = _Reader(lines, roles, sent, known, ambiguous, form_lines)
     for idx in sorted(form_lines):
         reader.read(form_lines[idx])
