@@ -22,6 +22,7 @@ from mailcapture.domain.enums import (
 )
 from mailcapture.domain.figures import format_figure, format_range
 from mailcapture.forms.due import item_key, returned_keys
+from mailcapture.mailflow.locks import lock_for, lock_reason
 from mailcapture.parsing.form import Answer, FormReading
 from mailcapture.parsing.values import parse_status, parse_value
 
@@ -75,15 +76,6 @@ class Submitter:
     late: bool
 
 
-def period_locked(session: Session, period_id: int) -> bool:
-    found = session.scalar(
-        select(m.PeriodLock.id).where(
-            m.PeriodLock.period_id == period_id, m.PeriodLock.unlocked_at.is_(None)
-        )
-    )
-    return found is not None
-
-
 class Applier:
     def __init__(
         self, session: Session, request: m.DataRequest, who: Submitter, today: date
@@ -94,7 +86,14 @@ class Applier:
         self.today = today
         self.result = ApplyResult()
         self.items = {i.item_code.casefold(): i for i in request.items}
-        self.locked = period_locked(session, request.period_id)
+        lock = lock_for(session, request.period)
+        #: Why nothing can be recorded (the period or its quarter or year is locked).
+        self.locked: str | None = (
+            f"{lock_reason(session, lock)}; nothing was recorded: ask the performance team "
+            "to reopen it if this needs changing"
+            if lock is not None
+            else None
+        )
         #: Filled by :meth:`preload`: the answered items' components and milestones, and
         #: their current value or status for the period (None when there is none yet).
         self.components: dict[int, m.Component] = {}
@@ -193,7 +192,9 @@ class Applier:
             else:
                 self.value_or_status(answer)
         general = reading.general_comment.strip()
-        if general:
+        if general and self.locked:
+            self.result.rejected.append(Rejected("general comment", general, self.locked))
+        elif general:
             self.session.add(
                 m.Commentary(
                     period_id=self.request.period_id,
@@ -217,11 +218,7 @@ class Applier:
             )
             return
         if self.locked:
-            self.reject_item(
-                item,
-                answer,
-                "the period is locked after sign-off: ask the performance team to reopen it",
-            )
+            self.reject_item(item, answer, self.locked)
             return
         if item.component_id is not None:
             self.component_value(item, answer)
@@ -389,6 +386,9 @@ class Applier:
     def comment(self, answer: Answer) -> None:
         body = answer.text.strip()
         if not body:
+            return
+        if self.locked:
+            self.result.rejected.append(Rejected(f"{answer.code} comment", body, self.locked))
             return
         code = answer.code.casefold()
         target: dict[str, object] | None = None
