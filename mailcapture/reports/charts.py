@@ -87,11 +87,13 @@ def history_chart(
     target: Sequence[Decimal | None] | None = None,
     unit: str = "",
     polarity: Polarity | None = None,
+    decimals: int | None = None,
 ) -> Chart:
     """A line chart of ``points`` (period label, value) with the target as a dashed line.
 
     ``target``, when given, has one entry per point (None where there is no target).
-    ``polarity`` only changes the words of the alt text ("improving" rather than "up").
+    ``polarity`` only changes the words of the alt text ("improving" rather than "up");
+    ``decimals`` writes its figures as the report does (97.0%, not 97%).
     """
     if target is not None and len(target) != len(points):
         raise ValueError(f"{len(target)} targets for {len(points)} points")
@@ -101,7 +103,9 @@ def history_chart(
     return Chart(
         title=title,
         png=_render(title, labels, values, targets, unit),
-        alt=describe(title, points, target=target, unit=unit, polarity=polarity),
+        alt=describe(
+            title, points, target=target, unit=unit, polarity=polarity, decimals=decimals
+        ),
     )
 
 
@@ -112,6 +116,7 @@ def describe(
     target: Sequence[Decimal | None] | None = None,
     unit: str = "",
     polarity: Polarity | None = None,
+    decimals: int | None = None,
 ) -> str:
     """The alt text: what the chart says, in one or two sentences."""
     known = [(i, label, v) for i, (label, v) in enumerate(points) if v is not None]
@@ -119,7 +124,7 @@ def describe(
     if not known:
         return f"Chart of {title}, {span}: no values yet."
     i, label, latest = known[-1]
-    text = f"Chart of {title}, {span}. Latest value {format_figure(latest, unit)} for {label}"
+    text = f"Chart of {title}, {span}. Latest value {format_figure(latest, unit, decimals)} for {label}"
     if label != points[-1][0]:
         text += f" (no value yet for {points[-1][0]})"
     goal = target[i] if target is not None else None
@@ -129,7 +134,7 @@ def describe(
     if len(known) >= 2:
         _, before_label, before = known[-2]
         way = _movement(latest, before, polarity)
-        text += f"; {way} {format_figure(before, unit)} in {before_label}"
+        text += f"; {way} {format_figure(before, unit, decimals)} in {before_label}"
     else:
         text += "; no earlier value to compare with"
     return text + "."

@@ -1,0 +1,412 @@
+"""The quarterly (or end-of-year) performance report's content, computed once.
+
+:func:`performance_report` gathers everything the report to members says: per department
+its indicators (value, target, RAG, trend, commentary, a history chart) and its projects
+with their milestones, the exceptions, the target changes, and completeness of returns.
+The report email (:mod:`.mailings`, helper C's) and the published site and PDF
+(:mod:`mailcapture.publish`) both render this one object, so the email and the website
+can never disagree about a figure.
+
+Decisions worth knowing:
+
+* **Which indicators.** By default those the register links to the report of the
+  matching kind (``quarterly`` for a quarter, ``annual`` for the end-of-year report),
+  and only *key* projects, as a report to members is selective. ``everything=True``
+  takes every live indicator and project instead: the published site is the whole
+  register for the period, the PDF the report.
+* **End of year.** ``annual=True`` reports on the financial year containing ``period``
+  (asking for "2026/27 Q4" or "2026/27" gives the same report).
+* **History** is the last five quarters (so the same quarter last year is on the chart),
+  three years, or thirteen months, ending with the period; the chart and the history
+  table show the same rows, with the same rounding and flags as every other report.
+* **Milestones** show the latest status sent for a period ending by the report period's
+  end, so a report on a past quarter says what was known then; "overdue" comes from
+  :func:`.exceptions.exceptions` so the exception list and the project tables agree.
+* **Target changes** come from helper B's :mod:`.targets`; until that lands the list is
+  empty rather than the report failing (see :func:`_target_changes`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailcapture.db import models as m
+from mailcapture.domain.enums import MilestoneStatus, ReportKind, SubmissionState
+from mailcapture.domain.periods import Period, PeriodKind
+from mailcapture.reports.charts import Chart, history_chart
+from mailcapture.reports.commentary import (
+    DEPARTMENT_PREFIX,
+    CommentItem,
+    commentary_for,
+    commentary_needed,
+)
+from mailcapture.reports.exceptions import Exceptions, exceptions
+from mailcapture.reports.history import indicator_history_rows
+from mailcapture.reports.queries import IndicatorRow
+from mailcapture.reports.returns import ReturnsRow, ReturnsStatus, returns_status
+from mailcapture.reports.values import Rag
+
+#: How many periods of history each kind of report shows (five quarters: the same
+#: quarter last year is on the chart).
+HISTORY_LENGTH = {PeriodKind.MONTH: 13, PeriodKind.QUARTER: 5, PeriodKind.YEAR: 3}
+
+#: RAG in report order, worst first.
+RAG_ORDER = (Rag.RED, Rag.AMBER, Rag.GREEN, Rag.NONE)
+
+
+@dataclass(frozen=True)
+class IndicatorEntry:
+    """One indicator in the report: its row for the period, history, commentary, chart."""
+
+    row: IndicatorRow
+    description: str | None
+    department_code: str
+    service_area: str
+    owner: str
+    #: Rows for the history periods, oldest first, ending with ``row``.
+    history: list[IndicatorRow]
+    comments: list[CommentItem]
+    #: Why commentary is still needed (red / worsening without any), else None.
+    commentary_needed: str | None
+    chart: Chart
+
+    @property
+    def code(self) -> str:
+        return self.row.code
+
+    @property
+    def title(self) -> str:
+        return self.row.title
+
+
+@dataclass(frozen=True)
+class MilestoneEntry:
+    code: str
+    title: str
+    is_overall: bool
+    due: date | None
+    completed_on: date | None
+    #: Latest status sent for a period ending by the report period's end.
+    status: MilestoneStatus | None
+    status_period: str | None
+    comments: list[CommentItem]
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class ProjectEntry:
+    code: str
+    title: str
+    description: str | None
+    department_code: str
+    service_area: str
+    objective: str
+    priority: str
+    owner: str
+    is_key: bool
+    due: date | None
+    completed_on: date | None
+    milestones: list[MilestoneEntry]
+
+
+@dataclass(frozen=True)
+class DepartmentSection:
+    code: str
+    name: str
+    indicators: list[IndicatorEntry]
+    projects: list[ProjectEntry]
+    #: Commentary from the head of service on the department report.
+    comments: list[CommentItem]
+    returns: ReturnsRow | None
+
+    @property
+    def rag_counts(self) -> dict[Rag, int]:
+        return rag_counts(e.row for e in self.indicators)
+
+
+@dataclass(frozen=True)
+class PerformanceReport:
+    council: str
+    period: Period
+    annual: bool
+    #: "data as at": the caller's clock, never the wall clock.
+    as_at: datetime
+    departments: list[DepartmentSection]
+    exceptions: Exceptions
+    target_changes: list[Any]
+    returns: ReturnsStatus
+    history_periods: list[str] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        if self.annual:
+            return f"Annual performance report {self.period.code}"
+        return f"Quarterly performance report {self.period.label}"
+
+    @property
+    def indicators(self) -> list[IndicatorEntry]:
+        return [e for d in self.departments for e in d.indicators]
+
+    @property
+    def projects(self) -> list[ProjectEntry]:
+        return [p for d in self.departments for p in d.projects]
+
+    @property
+    def rag_counts(self) -> dict[Rag, int]:
+        return rag_counts(e.row for e in self.indicators)
+
+
+def rag_counts(rows: Any) -> dict[Rag, int]:
+    counted = Counter(r.rag for r in rows)
+    return {rag: counted.get(rag, 0) for rag in RAG_ORDER}
+
+
+def performance_report(
+    session: Session,
+    period: Period,
+    now: datetime,
+    *,
+    annual: bool = False,
+    everything: bool = False,
+) -> PerformanceReport:
+    """The report's content for ``period`` (its financial year when ``annual``)."""
+    if annual and period.kind is not PeriodKind.YEAR:
+        period = Period(period.fy, PeriodKind.YEAR, 1)
+    kind = ReportKind.ANNUAL if annual else ReportKind.QUARTERLY
+    meta = _indicator_meta(session, None if everything else kind)
+    codes = sorted(meta)
+    history = (
+        indicator_history_rows(session, period, HISTORY_LENGTH[period.kind], codes) if codes else {}
+    )
+    comments = commentary_for(session, period)
+    found = exceptions(session, period, now)
+    overdue = {o.code for o in found.overdue_milestones}
+    returns = returns_status(session, period, now)
+    projects = _projects(session, period, key_only=not everything, overdue=overdue)
+
+    entries: dict[str, list[IndicatorEntry]] = defaultdict(list)
+    for code in codes:
+        rows = history[code]
+        row = rows[-1]
+        info = meta[code]
+        said = comments.get(row.code, [])
+        entries[info["department"]].append(
+            IndicatorEntry(
+                row=row,
+                description=info["description"],
+                department_code=info["department"],
+                service_area=info["service_area"],
+                owner=info["owner"],
+                history=rows,
+                comments=said,
+                commentary_needed=commentary_needed(row, said),
+                chart=chart_for(row, rows),
+            )
+        )
+    by_department: dict[str, list[ProjectEntry]] = defaultdict(list)
+    for project in projects:
+        by_department[project.department_code].append(project)
+    returns_by_department = {r.department_code: r for r in returns.departments}
+
+    departments = []
+    for dept in session.scalars(
+        select(m.Department).where(m.Department.retired_at.is_(None)).order_by(m.Department.name)
+    ):
+        if not entries.get(dept.code) and not by_department.get(dept.code):
+            continue
+        departments.append(
+            DepartmentSection(
+                code=dept.code,
+                name=dept.name,
+                indicators=entries.get(dept.code, []),
+                projects=by_department.get(dept.code, []),
+                comments=comments.get(f"{DEPARTMENT_PREFIX}{dept.code}", []),
+                returns=returns_by_department.get(dept.code),
+            )
+        )
+    first = next(iter(history.values()), [])
+    return PerformanceReport(
+        council=_council(session),
+        period=period,
+        annual=annual,
+        as_at=now,
+        departments=departments,
+        exceptions=found,
+        target_changes=_target_changes(session, period),
+        returns=returns,
+        history_periods=[r.current.period for r in first],
+    )
+
+
+def chart_for(row: IndicatorRow, history: Sequence[IndicatorRow]) -> Chart:
+    """The indicator's history chart, titled with its code and title."""
+    return history_chart(
+        f"{row.code} {row.title}",
+        [(r.current.period, r.value) for r in history],
+        target=[r.target.value if r.target else None for r in history],
+        unit=row.unit,
+        polarity=row.polarity,
+        decimals=row.decimals,
+    )
+
+
+# -------------------------------------------------------------------------- queries
+
+
+def _indicator_meta(session: Session, kind: ReportKind | None) -> dict[str, dict[str, Any]]:
+    """Department, service area, owner and description of the chosen live indicators."""
+    query = (
+        select(
+            m.Indicator.code,
+            m.Indicator.description,
+            m.Department.code,
+            m.ServiceArea.name,
+            m.Person.name,
+        )
+        .join(m.ServiceArea, m.ServiceArea.id == m.Indicator.service_area_id)
+        .join(m.Department, m.Department.id == m.ServiceArea.department_id)
+        .join(m.Person, m.Person.id == m.Indicator.owner_id)
+        .where(m.Indicator.retired_at.is_(None))
+    )
+    if kind is not None:
+        in_report = (
+            select(m.IndicatorReport.indicator_id)
+            .join(m.ReportDefinition, m.ReportDefinition.id == m.IndicatorReport.report_id)
+            .where(m.ReportDefinition.kind == kind, m.ReportDefinition.retired_at.is_(None))
+        )
+        query = query.where(m.Indicator.id.in_(in_report))
+    return {
+        code: {"description": description, "department": dept, "service_area": area, "owner": owner}
+        for code, description, dept, area, owner in session.execute(query)
+    }
+
+
+def _projects(
+    session: Session, period: Period, *, key_only: bool, overdue: set[str]
+) -> list[ProjectEntry]:
+    query = (
+        select(m.Project, m.Department.code, m.ServiceArea.name, m.Person.name)
+        .join(m.ServiceArea, m.ServiceArea.id == m.Project.service_area_id)
+        .join(m.Department, m.Department.id == m.ServiceArea.department_id)
+        .join(m.Person, m.Person.id == m.Project.owner_id)
+        .where(m.Project.retired_at.is_(None))
+        .order_by(m.Project.code)
+    )
+    if key_only:
+        query = query.where(m.Project.is_key)
+    found = list(session.execute(query))
+    if not found:
+        return []
+    priorities = {p.id: (p.objective.title, p.title) for p in session.scalars(select(m.Priority))}
+    milestone_ids = [
+        ms.id for project, *_ in found for ms in project.milestones if ms.retired_at is None
+    ]
+    statuses = _latest_statuses(session, milestone_ids, period.end)
+    notes = _milestone_comments(session, milestone_ids, period)
+    projects = []
+    for project, dept, area, owner in found:
+        objective, priority = priorities.get(project.priority_id, ("", ""))
+        milestones = [
+            MilestoneEntry(
+                code=ms.code,
+                title=ms.title,
+                is_overall=ms.is_overall,
+                due=ms.due_date,
+                completed_on=ms.completed_on,
+                status=statuses.get(ms.id, (None, None))[0],
+                status_period=statuses.get(ms.id, (None, None))[1],
+                comments=notes.get(ms.id, []),
+                overdue=ms.code in overdue,
+            )
+            for ms in sorted(project.milestones, key=lambda ms: (not ms.is_overall, ms.code))
+            if ms.retired_at is None
+        ]
+        projects.append(
+            ProjectEntry(
+                code=project.code,
+                title=project.title,
+                description=project.description,
+                department_code=dept,
+                service_area=area,
+                objective=objective,
+                priority=priority,
+                owner=owner,
+                is_key=project.is_key,
+                due=project.due_date,
+                completed_on=project.completed_on,
+                milestones=milestones,
+            )
+        )
+    return projects
+
+
+def _latest_statuses(
+    session: Session, milestone_ids: list[int], end: date
+) -> dict[int, tuple[MilestoneStatus | None, str]]:
+    if not milestone_ids:
+        return {}
+    result = session.execute(
+        select(m.MilestoneUpdate.milestone_id, m.MilestoneUpdate.status, m.Period.code)
+        .join(m.Period, m.Period.id == m.MilestoneUpdate.period_id)
+        .where(
+            m.MilestoneUpdate.milestone_id.in_(milestone_ids),
+            m.MilestoneUpdate.is_current,
+            m.MilestoneUpdate.state == SubmissionState.ACCEPTED,
+            m.Period.end_date <= end,
+        )
+        .order_by(m.Period.end_date, m.MilestoneUpdate.id)
+    )
+    return {ms_id: (status, code) for ms_id, status, code in result}  # later rows win
+
+
+def _milestone_comments(
+    session: Session, milestone_ids: list[int], period: Period
+) -> dict[int, list[CommentItem]]:
+    """Current commentary on each milestone sent for any period inside ``period``."""
+    if not milestone_ids:
+        return {}
+    result = session.execute(
+        select(
+            m.Commentary.milestone_id,
+            m.Person.name,
+            m.Commentary.author_role,
+            m.Commentary.body,
+            m.Commentary.received_at,
+        )
+        .join(m.Period, m.Period.id == m.Commentary.period_id)
+        .outerjoin(m.Person, m.Person.id == m.Commentary.submitted_by_id)
+        .where(
+            m.Commentary.milestone_id.in_(milestone_ids),
+            m.Commentary.is_current,
+            m.Period.start_date >= period.start,
+            m.Period.end_date <= period.end,
+        )
+        .order_by(m.Period.start_date, m.Commentary.received_at, m.Commentary.id)
+    )
+    found: dict[int, list[CommentItem]] = defaultdict(list)
+    for ms_id, name, role, body, at in result:
+        found[ms_id].append(CommentItem(name or "", role, body, at))
+    return dict(found)
+
+
+def _council(session: Session) -> str:
+    row = session.get(m.ServiceSetting, "mail")
+    if row is None:
+        return "the council"
+    return str(row.value.get("council") or "the council")
+
+
+def _target_changes(session: Session, period: Period) -> list[Any]:
+    """Helper B's target changes for the period; an empty list until that module lands."""
+    try:
+        from mailcapture.reports.targets import target_changes_for
+    except ImportError:
+        return []
+    return list(target_changes_for(session, period))
