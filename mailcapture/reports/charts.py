@@ -103,9 +103,7 @@ def history_chart(
     return Chart(
         title=title,
         png=_render(title, labels, values, targets, unit),
-        alt=describe(
-            title, points, target=target, unit=unit, polarity=polarity, decimals=decimals
-        ),
+        alt=describe(title, points, target=target, unit=unit, polarity=polarity, decimals=decimals),
     )
 
 
@@ -124,7 +122,8 @@ def describe(
     if not known:
         return f"Chart of {title}, {span}: no values yet."
     i, label, latest = known[-1]
-    text = f"Chart of {title}, {span}. Latest value {format_figure(latest, unit, decimals)} for {label}"
+    shown = format_figure(latest, unit, decimals)
+    text = f"Chart of {title}, {span}. Latest value {shown} for {label}"
     if label != points[-1][0]:
         text += f" (no value yet for {points[-1][0]})"
     goal = target[i] if target is not None else None
