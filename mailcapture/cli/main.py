@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from mailcapture.cli import commands
+from mailcapture.cli import commands, records
 from mailcapture.clock import FixedClock, OffsetClock, set_clock
 from mailcapture.db.migrate import SchemaError
 from mailcapture.register.source import RegisterInvalid
@@ -179,6 +179,7 @@ def messages(
 
 export_app = typer.Typer(help="Export stored data.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+records.register(app, export_app)  # target set/list, lock, unlock, export indicators
 
 
 @export_app.command("values")
