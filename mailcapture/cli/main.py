@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from mailcapture.cli import commands, records
+from mailcapture.cli import commands, publishing, records
 from mailcapture.clock import FixedClock, OffsetClock, set_clock
 from mailcapture.db.migrate import SchemaError
 from mailcapture.register.source import RegisterInvalid
@@ -180,6 +180,7 @@ def messages(
 export_app = typer.Typer(help="Export stored data.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 records.register(app, export_app)  # target set/list, lock, unlock, export indicators
+app.command()(publishing.publish)  # site and PDF of the quarterly/annual report
 
 
 @export_app.command("values")

@@ -1,0 +1,171 @@
+"""``mailcapture publish``: the report as a static site plus its PDF, in one folder.
+
+The folder is self-contained (relative links only, one CSS file, the charts as PNG files
+beside the pages), so it can be copied as it is to an intranet or a website.
+
+Decisions worth knowing:
+
+* **The site is the whole register, the PDF is the report.** Every live indicator and
+  project gets a page (people follow links to what interests them), while the PDF holds
+  what the register puts in the quarterly (or annual) report, with key projects only.
+* **A flat folder.** ``index.html``, ``department-<code>.html``,
+  ``indicator-<code>.html`` (+ ``.png``), ``project-<code>.html``: no sub-folders means no
+  ``../`` in links and nothing to get wrong when the folder is moved. Codes become file
+  names through :func:`.formatting.slug`; two codes that would collide get a suffix.
+* **Deterministic.** The same database and clock give the same bytes: everything is
+  sorted, the only time printed is "data as at" from the caller's clock, and the charts
+  and the PDF carry no creation timestamps. A re-publish that changes nothing changes no
+  file, which keeps a website's deploy (rsync, git) quiet.
+* **Files we did not write are left alone**; ours are overwritten in place.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy.orm import Session
+
+from mailcapture.domain.periods import Period, PeriodKind
+from mailcapture.publish import formatting as fmt
+from mailcapture.reports.content import PerformanceReport, performance_report
+from mailcapture.settings import PROJECT_ROOT
+
+SITE_TEMPLATES: Path = PROJECT_ROOT / "templates" / "site"
+
+
+class PublishError(Exception):
+    """Publishing cannot go ahead; the message is one line fit for the command line."""
+
+
+@dataclass(frozen=True)
+class Published:
+    out: Path
+    #: Every file written, relative to ``out``, sorted.
+    files: list[str]
+    pdf: str
+
+
+def pdf_name(period: Period) -> str:
+    """``quarterly-report-2026-27-q1.pdf`` or ``annual-report-2026-27.pdf``."""
+    kind = "annual" if period.kind is PeriodKind.YEAR else "quarterly"
+    return f"{kind}-report-{fmt.slug(period.code)}.pdf"
+
+
+def publish(session: Session, period: Period, now: datetime, out: Path) -> Published:
+    """Compute the report for ``period`` (a quarter or a year) and write site and PDF."""
+    from mailcapture.publish.pdf import render_pdf  # WeasyPrint loads Pango: only when used
+
+    if period.kind is PeriodKind.MONTH:
+        raise PublishError(
+            f"publish needs a quarter or a financial year, not a month ({period.code})"
+        )
+    annual = period.kind is PeriodKind.YEAR
+    site = performance_report(session, period, now, annual=annual, everything=True)
+    report = performance_report(session, period, now, annual=annual)
+    files = site_files(site, pdf_name(period))
+    files[pdf_name(period)] = render_pdf(report)
+    _write(out, files)
+    return Published(out, sorted(files), pdf_name(period))
+
+
+def site_files(report: PerformanceReport, pdf: str) -> dict[str, bytes]:
+    """Every page, chart and the style sheet, by file name."""
+    links = Links(report)
+    env = environment()
+    common: dict[str, Any] = {
+        "report": report,
+        "links": links,
+        "pdf": pdf,
+        "as_at": fmt.local_time(report.as_at),
+        "period_label": report.period.label,
+    }
+    files: dict[str, bytes] = {"style.css": (SITE_TEMPLATES / "style.css").read_bytes()}
+
+    def page(name: str, template: str, **extra: Any) -> None:
+        html = env.get_template(template).render(**common, **extra)
+        files[name] = html.encode("utf-8")
+
+    page("index.html", "index.html")
+    for dept in report.departments:
+        page(links.department(dept.code), "department.html", dept=dept)
+        for entry in dept.indicators:
+            name = links.indicator(entry.code)
+            files[links.chart(entry.code)] = entry.chart.png
+            page(name, "indicator.html", dept=dept, entry=entry)
+        for project in dept.projects:
+            page(links.project(project.code), "project.html", dept=dept, project=project)
+    return files
+
+
+class Links:
+    """File names of every page, unique even when two codes slug alike."""
+
+    def __init__(self, report: PerformanceReport) -> None:
+        self._names: dict[tuple[str, str], str] = {}
+        taken: set[str] = {"index", "style"}
+        kinds = [("department", d.code) for d in report.departments]
+        kinds += [("indicator", e.code) for e in report.indicators]
+        kinds += [("project", p.code) for p in report.projects]
+        for kind, code in kinds:
+            base = f"{kind}-{fmt.slug(code)}"
+            name, n = base, 1
+            while name in taken:
+                n += 1
+                name = f"{base}-{n}"
+            taken.add(name)
+            self._names[(kind, code)] = name
+
+    def department(self, code: str) -> str:
+        return self._names[("department", code)] + ".html"
+
+    def indicator(self, code: str) -> str:
+        return self._names[("indicator", code)] + ".html"
+
+    def chart(self, code: str) -> str:
+        return self._names[("indicator", code)] + ".png"
+
+    def project(self, code: str) -> str:
+        return self._names[("project", code)] + ".html"
+
+
+@functools.cache
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(SITE_TEMPLATES),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+    env.filters.update(
+        figure=fmt.figure,
+        target_text=fmt.target_text,
+        notes=fmt.notes,
+        rag_word=fmt.rag_word,
+        trend_word=fmt.trend_word,
+        milestone_word=fmt.milestone_word,
+        day=fmt.day,
+        local_time=fmt.local_time,
+        percent=fmt.percent,
+    )
+    return env
+
+
+def _write(out: Path, files: dict[str, bytes]) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, data in sorted(files.items()):
+            path = out / name
+            if path.exists() and path.read_bytes() == data:
+                continue
+            path.write_bytes(data)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise PublishError(f"cannot write to {out}: {reason}") from None
