@@ -1,0 +1,609 @@
+"""Compute the report emails' views from the database.
+
+A monthly report run covers every period that ends with the month: the month itself
+(monthly indicators), the quarter when the month ends one (quarterly indicators) and the
+year in March (annual indicators). Each indicator is shown for the period it is collected
+for, so June's owner report has BV8a for June and LFIN01 for Q1, never BV8a twice.
+
+Charts cost a few database statements and a matplotlib render each, so the owner and
+department reports draw them only where a reader should look (red or worsening); the
+report to members draws one for every indicator (through :mod:`..content`). A
+:class:`ChartMaker` keeps each chart for the whole run: the same chart for BV8a appears
+in its owner's, its department's and the exception report without being drawn thrice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailcapture.compose.message import InlineImage
+from mailcapture.compose.views import Council, Person
+from mailcapture.db import models as m
+from mailcapture.domain.enums import MilestoneStatus, SubmissionState
+from mailcapture.domain.frequency import COLLECTED_KIND
+from mailcapture.domain.periods import Period, PeriodKind
+from mailcapture.outbox.notices import when_text
+from mailcapture.reports import content
+from mailcapture.reports.charts import Chart
+from mailcapture.reports.commentary import (
+    DEPARTMENT_PREFIX,
+    CommentItem,
+    commentary_for,
+    commentary_needed,
+)
+from mailcapture.reports.exceptions import Exceptions, exceptions
+from mailcapture.reports.history import indicator_history_rows
+from mailcapture.reports.queries import IndicatorRow, indicator_values
+from mailcapture.reports.returns import ReturnsRow, percent_text, returns_status
+from mailcapture.reports.values import Rag, Trend
+
+from .lines import comment_views, figure, indicator_line, period_label
+from .views import (
+    ChartRef,
+    DepartmentReportView,
+    DepartmentSection,
+    ExceptionReportView,
+    ExceptionsBlock,
+    IndicatorLine,
+    MilestoneLine,
+    MissingLine,
+    OverdueMilestoneLine,
+    OwnerReportView,
+    PerformanceReportView,
+    ProjectBlock,
+    ReturnsLine,
+    TargetChangeLine,
+)
+
+_STATUS_WORDS = {s: s.value.replace("_", " ") for s in MilestoneStatus}
+
+
+def covered_periods(month: Period) -> list[Period]:
+    """The month, its quarter if it ends one, its year if it ends one."""
+    found = [month]
+    parent = month.parent()
+    while parent is not None:
+        if parent.end == month.end:
+            found.append(parent)
+        parent = parent.parent()
+    return found
+
+
+def covered_text(periods: Sequence[Period]) -> str:
+    labels = [p.label if p.kind is PeriodKind.MONTH else _short(p) for p in periods]
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def _short(period: Period) -> str:
+    return period.code if period.kind is PeriodKind.YEAR else period.label.split(" (")[0]
+
+
+@dataclass
+class ChartMaker:
+    """History charts for a report run, each drawn once and referenced by Content-ID."""
+
+    session: Session
+    domain: str
+    _charts: dict[tuple[str, str], Chart] = field(default_factory=dict)
+
+    def prepare(self, period: Period, rows: Iterable[IndicatorRow]) -> None:
+        """Draw the charts of ``rows`` (all for ``period``) in one history query."""
+        wanted = [r.code for r in rows if (r.code, period.code) not in self._charts]
+        if not wanted:
+            return
+        count = content.HISTORY_LENGTH[period.kind]
+        for code, history in indicator_history_rows(self.session, period, count, wanted).items():
+            self._charts[(code, period.code)] = content.chart_for(history[-1], history)
+
+    def add(self, period: Period, chart: Chart, code: str) -> None:
+        self._charts.setdefault((code, period.code), chart)
+
+    def ref(self, code: str, period: Period) -> ChartRef | None:
+        chart = self._charts.get((code, period.code))
+        if chart is None:
+            return None
+        return ChartRef(cid=chart.content_id(self.domain), alt=chart.alt)
+
+    def images(self, lines: Iterable[IndicatorLine]) -> list[InlineImage]:
+        """The inline parts for the charts these lines refer to, each once."""
+        by_cid = {c.content_id(self.domain): c for c in self._charts.values()}
+        found: dict[str, InlineImage] = {}
+        for line in lines:
+            if line.chart is None or line.chart.cid in found:
+                continue
+            chart = by_cid[line.chart.cid]
+            found[line.chart.cid] = InlineImage(
+                cid=line.chart.cid, data=chart.png, subtype="png", filename=chart.filename
+            )
+        return list(found.values())
+
+
+def wants_chart(row: IndicatorRow) -> bool:
+    """Owner and department reports chart what needs a look: red or worsening."""
+    return row.value is not None and (row.rag is Rag.RED or row.trend is Trend.WORSENING)
+
+
+# ----------------------------------------------------------------------- run data
+
+
+@dataclass
+class RunData:
+    """What every report of one monthly run shares: rows, commentary, exceptions."""
+
+    month: Period
+    now: datetime
+    periods: list[Period]
+    #: (period, row) for each live indicator in the period it is collected for.
+    rows: list[tuple[Period, IndicatorRow]]
+    comments: dict[str, list[CommentItem]]
+    exceptions: Exceptions
+    meta: dict[str, tuple[int, str, str, str]]  # code -> (owner id, dept, area, area name)
+
+
+def run_data(session: Session, month: Period, now: datetime) -> RunData:
+    periods = covered_periods(month)
+    rows: list[tuple[Period, IndicatorRow]] = []
+    comments: dict[str, list[CommentItem]] = {}
+    for period in periods:
+        for row in indicator_values(session, period):
+            if COLLECTED_KIND[row.frequency] is period.kind:
+                rows.append((period, row))
+        for key, items in commentary_for(session, period).items():
+            comments.setdefault(key, [])
+            comments[key].extend(i for i in items if i not in comments[key])
+    meta = {
+        code: (owner_id, dept, area, name)
+        for code, owner_id, dept, area, name in session.execute(
+            select(
+                m.Indicator.code,
+                m.Indicator.owner_id,
+                m.Department.code,
+                m.ServiceArea.code,
+                m.ServiceArea.name,
+            )
+            .join(m.ServiceArea, m.ServiceArea.id == m.Indicator.service_area_id)
+            .join(m.Department, m.Department.id == m.ServiceArea.department_id)
+        )
+    }
+    return RunData(
+        month=month,
+        now=now,
+        periods=periods,
+        rows=rows,
+        comments=comments,
+        exceptions=merged_exceptions(session, periods, now),
+        meta=meta,
+    )
+
+
+def merged_exceptions(session: Session, periods: Sequence[Period], now: datetime) -> Exceptions:
+    """Exceptions over the run's periods: each indicator in its own collection period.
+
+    Red and worsening come from each period for the indicators collected for it;
+    overdue milestones and missing returns from the longest period (its missing returns
+    include the months inside it).
+    """
+    red: list[IndicatorRow] = []
+    worsening: list[IndicatorRow] = []
+    for period in periods:
+        found = exceptions(session, period, now)
+        red.extend(r for r in found.red if COLLECTED_KIND[r.frequency] is period.kind)
+        worsening.extend(r for r in found.worsening if COLLECTED_KIND[r.frequency] is period.kind)
+    longest = exceptions(session, periods[-1], now) if len(periods) > 1 else found
+    return Exceptions(
+        period=periods[0],
+        red=red,
+        worsening=worsening,
+        overdue_milestones=longest.overdue_milestones,
+        missing_returns=longest.missing_returns,
+    )
+
+
+def _line(
+    data: RunData, period: Period, row: IndicatorRow, charts: ChartMaker | None
+) -> IndicatorLine:
+    said = data.comments.get(row.code, [])
+    return indicator_line(
+        row,
+        comments=said,
+        needs_commentary=commentary_needed(row, said),
+        chart=charts.ref(row.code, period) if charts else None,
+    )
+
+
+def _prepare_charts(charts: ChartMaker, chosen: Iterable[tuple[Period, IndicatorRow]]) -> None:
+    by_period: dict[str, tuple[Period, list[IndicatorRow]]] = {}
+    for period, row in chosen:
+        if wants_chart(row):
+            by_period.setdefault(period.code, (period, []))[1].append(row)
+    for period, rows in by_period.values():
+        charts.prepare(period, rows)
+
+
+# ----------------------------------------------------------------------- owner
+
+
+def owner_view(
+    session: Session,
+    data: RunData,
+    council: Council,
+    owner: m.Person,
+    recipient: m.Person,
+    *,
+    token: str | None,
+    answer_by: datetime,
+    charts: ChartMaker,
+) -> OwnerReportView | None:
+    """The owner report of ``owner`` (sent to ``recipient``); None if there is nothing."""
+    mine = [(p, r) for p, r in data.rows if data.meta[r.code][0] == owner.id]
+    projects = project_blocks(session, data, owner_id=owner.id)
+    if not mine and not projects:
+        return None
+    _prepare_charts(charts, mine)
+    lines = [_line(data, p, r, charts) for p, r in mine]
+    return OwnerReportView(
+        council=council,
+        recipient=Person(recipient.name, recipient.email),
+        owner=Person(owner.name, owner.email),
+        period_code=data.month.code,
+        period_label=data.month.label,
+        covered=covered_text(data.periods),
+        token=token,
+        answer_by=when_text(answer_by),
+        awaiting=tuple(x for x in lines if x.awaiting_signoff),
+        others=tuple(x for x in lines if not x.awaiting_signoff),
+        projects=tuple(projects),
+    )
+
+
+def project_blocks(
+    session: Session,
+    data: RunData,
+    *,
+    owner_id: int | None = None,
+    department: str | None = None,
+) -> list[ProjectBlock]:
+    """Live projects (of an owner or a department) with each milestone's latest status."""
+    end = data.month.end
+    query = (
+        select(m.Project, m.Person.name)
+        .join(m.Person, m.Person.id == m.Project.owner_id)
+        .join(m.ServiceArea, m.ServiceArea.id == m.Project.service_area_id)
+        .join(m.Department, m.Department.id == m.ServiceArea.department_id)
+        .where(m.Project.retired_at.is_(None))
+        .order_by(m.Project.code)
+    )
+    if owner_id is not None:
+        query = query.where(m.Project.owner_id == owner_id)
+    if department is not None:
+        query = query.where(m.Department.code == department)
+    found = [
+        (p, name)
+        for p, name in session.execute(query)
+        if _live(p.start_date, p.completed_on, data.month)
+    ]
+    if not found:
+        return []
+    ids = [ms.id for p, _ in found for ms in p.milestones if ms.retired_at is None]
+    statuses = _statuses(session, ids, end)
+    notes = _milestone_notes(session, ids, data.month)
+    blocks = []
+    for project, owner in found:
+        milestones = []
+        for ms in sorted(project.milestones, key=lambda x: (not x.is_overall, x.code)):
+            if ms.retired_at is not None or (
+                not ms.is_overall and not _live(ms.start_date, ms.completed_on, data.month)
+            ):
+                continue
+            status = statuses.get(ms.id)
+            milestones.append(
+                MilestoneLine(
+                    code=ms.code,
+                    title=ms.title,
+                    due=_day(ms.due_date) if ms.due_date else "no date",
+                    status=_STATUS_WORDS[status[0]] + f" ({period_label(status[1])})"
+                    if status and status[0]
+                    else "not reported",
+                    completed=_day(ms.completed_on) if ms.completed_on else None,
+                    comments=comment_views(notes.get(ms.id, [])),
+                )
+            )
+        blocks.append(
+            ProjectBlock(
+                code=project.code,
+                title=project.title,
+                owner=owner,
+                milestones=tuple(milestones),
+                is_key=project.is_key,
+            )
+        )
+    return blocks
+
+
+def _live(start: date | None, completed: date | None, period: Period) -> bool:
+    return (start is None or start <= period.end) and not (
+        completed is not None and completed < period.start
+    )
+
+
+def _day(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def _statuses(
+    session: Session, ids: list[int], end: date
+) -> dict[int, tuple[MilestoneStatus | None, str]]:
+    result = session.execute(
+        select(m.MilestoneUpdate.milestone_id, m.MilestoneUpdate.status, m.Period.code)
+        .join(m.Period, m.Period.id == m.MilestoneUpdate.period_id)
+        .where(
+            m.MilestoneUpdate.milestone_id.in_(ids),
+            m.MilestoneUpdate.is_current,
+            m.MilestoneUpdate.state == SubmissionState.ACCEPTED,
+            m.Period.end_date <= end,
+        )
+        .order_by(m.Period.end_date, m.MilestoneUpdate.id)
+    )
+    return {ms_id: (status, code) for ms_id, status, code in result}
+
+
+def _milestone_notes(
+    session: Session, ids: list[int], month: Period
+) -> dict[int, list[CommentItem]]:
+    result = session.execute(
+        select(
+            m.Commentary.milestone_id,
+            m.Person.name,
+            m.Commentary.author_role,
+            m.Commentary.body,
+            m.Commentary.received_at,
+        )
+        .outerjoin(m.Person, m.Person.id == m.Commentary.submitted_by_id)
+        .where(
+            m.Commentary.milestone_id.in_(ids),
+            m.Commentary.is_current,
+            m.Commentary.period_id.in_(select(m.Period.id).where(m.Period.code == month.code)),
+        )
+        .order_by(m.Commentary.received_at, m.Commentary.id)
+    )
+    found: dict[int, list[CommentItem]] = defaultdict(list)
+    for ms_id, name, role, body, at in result:
+        found[ms_id].append(CommentItem(name or "", role, body, at))
+    return found
+
+
+# ----------------------------------------------------------------------- department
+
+
+def department_view(
+    session: Session,
+    data: RunData,
+    council: Council,
+    department: m.Department,
+    recipient: m.Person,
+    *,
+    token: str | None,
+    answer_by: datetime,
+    charts: ChartMaker,
+) -> DepartmentReportView:
+    code = department.code
+    ours = [(p, r) for p, r in data.rows if data.meta[r.code][1] == code]
+    _prepare_charts(charts, ours)
+    by_area: dict[str, list[IndicatorLine]] = defaultdict(list)
+    for period, row in ours:
+        by_area[data.meta[row.code][3]].append(_line(data, period, row, charts))
+    returns: list[ReturnsLine] = []
+    for period in data.periods:
+        status = returns_status(session, period, data.now)
+        for r in status.rows:
+            if r.department_code == code and r.expected:
+                returns.append(_returns_line(r.service_area or "", period, r))
+        for r in status.departments:
+            if r.department_code == code and r.expected:
+                returns.append(_returns_line("All service areas", period, r))
+    return DepartmentReportView(
+        council=council,
+        recipient=Person(recipient.name, recipient.email),
+        department_code=code,
+        department_name=department.name,
+        period_code=data.month.code,
+        period_label=data.month.label,
+        covered=covered_text(data.periods),
+        token=token,
+        answer_by=when_text(answer_by),
+        sections=tuple(
+            DepartmentSection(heading=area, indicators=tuple(lines))
+            for area, lines in sorted(by_area.items())
+        ),
+        projects=tuple(project_blocks(session, data, department=code)),
+        returns=tuple(returns),
+        exceptions=exceptions_block(data, charts, department=code),
+        comments=comment_views(data.comments.get(f"{DEPARTMENT_PREFIX}{code}", [])),
+    )
+
+
+def _returns_line(label: str, period: Period, r: ReturnsRow) -> ReturnsLine:
+    return ReturnsLine(
+        label=label,
+        period_label=_short(period) if period.kind is not PeriodKind.MONTH else period.label,
+        expected=r.expected,
+        received=r.received,
+        on_time=r.on_time,
+        completeness=percent_text(r.completeness),
+        timeliness=percent_text(r.timeliness),
+    )
+
+
+# ----------------------------------------------------------------------- exceptions
+
+
+def exceptions_block(
+    data: RunData, charts: ChartMaker | None, *, department: str | None = None
+) -> ExceptionsBlock:
+    found = data.exceptions
+
+    def keep(row: IndicatorRow) -> bool:
+        return department is None or data.meta[row.code][1] == department
+
+    def line(row: IndicatorRow) -> IndicatorLine:
+        period = next(p for p in data.periods if p.code == row.current.period)
+        return _line(data, period, row, charts)
+
+    return ExceptionsBlock(
+        red=tuple(line(r) for r in found.red if keep(r)),
+        worsening=tuple(line(r) for r in found.worsening if keep(r)),
+        overdue=tuple(
+            OverdueMilestoneLine(
+                code=o.code,
+                title=o.title,
+                project=f"{o.project_code} {o.project_title}",
+                department=o.department,
+                owner=o.owner,
+                due=_day(o.due),
+                status=_STATUS_WORDS[o.status] + f" ({period_label(o.status_period)})"
+                if o.status and o.status_period
+                else "no status sent",
+            )
+            for o in found.overdue_milestones
+            if department is None or o.department == department
+        ),
+        missing=tuple(
+            MissingLine(
+                person=Person(r.person, r.email),
+                department=r.department,
+                service_area=r.service_area,
+                period_label=period_label(r.period),
+                due=when_text(r.due_at),
+                items=r.items,
+            )
+            for r in found.missing_returns
+            if department is None or r.department == department
+        ),
+    )
+
+
+def exception_view(
+    data: RunData, council: Council, recipient: m.Person, charts: ChartMaker
+) -> ExceptionReportView:
+    return ExceptionReportView(
+        council=council,
+        recipient=Person(recipient.name, recipient.email),
+        period_code=data.month.code,
+        period_label=data.month.label,
+        covered=covered_text(data.periods),
+        as_at=when_text(data.now),
+        exceptions=exceptions_block(data, None),
+    )
+
+
+# ----------------------------------------------------------------------- members
+
+
+def performance_view(
+    report: content.PerformanceReport,
+    council: Council,
+    recipient: m.Person,
+    charts: ChartMaker,
+) -> PerformanceReportView:
+    """D's :class:`~..content.PerformanceReport` as an email view (charts inline)."""
+    period = report.period
+    for entry in report.indicators:
+        charts.add(period, entry.chart, entry.code)
+
+    def line(entry: content.IndicatorEntry) -> IndicatorLine:
+        return indicator_line(
+            entry.row,
+            comments=entry.comments,
+            needs_commentary=entry.commentary_needed,
+            chart=charts.ref(entry.code, period),
+        )
+
+    sections = tuple(
+        DepartmentSection(
+            heading=dept.name,
+            indicators=tuple(line(e) for e in dept.indicators),
+            projects=tuple(_project_block(p) for p in dept.projects),
+            comments=comment_views(dept.comments),
+            returns=_returns_line(dept.name, period, dept.returns) if dept.returns else None,
+        )
+        for dept in report.departments
+    )
+    found = report.exceptions
+    known = {e.code: e for e in report.indicators}
+    block = ExceptionsBlock(
+        red=tuple(line(known[r.code]) for r in found.red if r.code in known),
+        worsening=tuple(line(known[r.code]) for r in found.worsening if r.code in known),
+        overdue=tuple(
+            OverdueMilestoneLine(
+                code=o.code,
+                title=o.title,
+                project=f"{o.project_code} {o.project_title}",
+                department=o.department,
+                owner=o.owner,
+                due=_day(o.due),
+                status=_STATUS_WORDS[o.status] if o.status else "no status sent",
+            )
+            for o in found.overdue_milestones
+        ),
+    )
+    counts = report.rag_counts
+    summary = ", ".join(
+        f"{n} {'without a status' if rag is Rag.NONE else rag.value}"
+        for rag, n in counts.items()
+        if n
+    )
+    return PerformanceReportView(
+        council=council,
+        recipient=Person(recipient.name, recipient.email),
+        report_title=report.title,
+        period_code=period.code,
+        period_label=period.label if not report.annual else f"the year {period.code}",
+        annual=report.annual,
+        as_at=when_text(report.as_at),
+        sections=sections,
+        exceptions=block,
+        target_changes=tuple(
+            TargetChangeLine(
+                code=c.code,
+                period_label=period_label(c.period),
+                old=figure(c.old, "") if c.old is not None else "none",
+                new=figure(c.new, "") if c.new is not None else "none",
+                reason=c.reason,
+                approved_by=c.approved_by,
+                authority=str(c.authority).replace("_", " "),
+            )
+            for c in report.target_changes
+        ),
+        returns=tuple(
+            _returns_line(r.department or "", period, r) for r in report.returns.departments
+        )
+        + ((_returns_line("Total", period, report.returns.total),) if report.returns.total else ()),
+        summary=summary,
+    )
+
+
+def _project_block(project: content.ProjectEntry) -> ProjectBlock:
+    return ProjectBlock(
+        code=project.code,
+        title=project.title,
+        owner=project.owner,
+        is_key=project.is_key,
+        milestones=tuple(
+            MilestoneLine(
+                code=ms.code,
+                title=ms.title,
+                due=_day(ms.due) if ms.due else "no date",
+                status=(_STATUS_WORDS[ms.status] if ms.status else "not reported")
+                + (" - overdue" if ms.overdue else ""),
+                completed=_day(ms.completed_on) if ms.completed_on else None,
+                comments=comment_views(ms.comments),
+            )
+            for ms in project.milestones
+        ),
+    )
