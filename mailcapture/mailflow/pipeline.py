@@ -39,6 +39,7 @@ from mailcapture.mailflow.replies import (
     queue_delegate_forward,
     queue_rejection,
 )
+from mailcapture.mailflow.report_replies import handle_report_reply
 from mailcapture.mailflow.sent import SentTexts
 from mailcapture.mailflow.store import Envelope, StoredMessage, store_raw
 from mailcapture.parsing.addressing import ReplyAddress, dmarc_failed, find_tokens
@@ -462,6 +463,9 @@ class _Run:
             )
             return
         if request is None:
+            # Not a data request: perhaps an answer to a report (sign-off, query, comment).
+            if handle_report_reply(self, decoded, sender):
+                return
             self.reject("no-request", "no_request", sender.email, sender.name, how)
             return
         self.row.request_id = request.id

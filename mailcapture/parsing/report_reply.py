@@ -47,7 +47,7 @@ from mailcapture.parsing.quotes import (
     strip_quote_prefix,
 )
 
-__all__ = ["ReportAnswer", "ReportReading", "read_report_reply"]
+__all__ = ["ReportAnswer", "ReportReading", "listed_codes", "read_report_reply"]
 
 Verb = Literal["approve", "query", "comment"]
 Source = Literal["top", "in-place", "quoted"]
@@ -180,6 +180,17 @@ class _Sent:
                     key = (parsed.code.casefold(), parsed.verb)
                     answers.setdefault(key, set()).add(_norm(parsed.rest))
         return cls(answers, lines)
+
+
+def listed_codes(sent_text: str) -> set[str]:
+    """The codes a report offered answer lines for (``[CODE approve]:``, ``[CODE comment]:``),
+    as written: what the reader may answer on it."""
+    return {parsed.code for parsed in _answer_lines(sent_text)}
+
+
+def _answer_lines(text: str) -> list[_Line]:
+    lines = (_parse_line(strip_quote_prefix(raw)) for raw in normalise_text(text).split("\n"))
+    return [line for line in lines if line is not None]
 
 
 def _is_yes(text: str) -> bool:

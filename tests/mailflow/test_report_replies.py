@@ -1,0 +1,397 @@
+"""Answers to reports by email: sign-off, query, commentary, through ``Pipeline.ingest``.
+
+The sample council after April 2026's returns: Kevin Walsh sends BV8a's components, then
+the owner report (built here in the agreed answer-line form, since the report emails are
+built elsewhere) goes to Mark Ellison, who owns BV8a. Replies are built with the client
+styles of :mod:`mailcapture.demo.clients` from the exact bytes we queued, and what the
+database and :func:`indicator_values` then say is asserted.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailcapture.clock import FixedClock, as_utc
+from mailcapture.compose.message import Envelope as MailEnvelope
+from mailcapture.compose.message import build_message, make_message_id
+from mailcapture.compose.render import Rendered
+from mailcapture.db import models as m
+from mailcapture.demo import clients
+from mailcapture.domain.figures import format_figure
+from mailcapture.domain.periods import parse_period
+from mailcapture.mailflow.pipeline import Pipeline
+from mailcapture.mailflow.store import Envelope
+from mailcapture.outbox.queue import NewMail, enqueue
+from mailcapture.register.loader import load_folder
+from mailcapture.register.mail import mail_settings, reply_address
+from mailcapture.reports.queries import indicator_values
+from mailcapture.schedule.tick import new_token, tick
+from tests.conftest import CONFIG_DIR
+
+KEVIN = "Kevin Walsh <kevin.walsh@ashdown.example>"
+AMY = "Amy Lawson <amy.lawson@ashdown.example>"
+MARK = "Mark Ellison <mark.ellison@ashdown.example>"
+ALISON = "Alison Reeve <alison.reeve@ashdown.example>"
+RICHARD = "Richard Okafor <richard.okafor@ashdown.example>"
+CLAIRE = "Claire Donnelly <claire.donnelly@ashdown.example>"
+STRANGER = "Pat Stranger <pat@elsewhere.example>"
+
+
+def report_text(
+    session: Session, name: str, period: str, codes: list[str], dept: str | None
+) -> str:
+    """An owner (or department) report's text part in the agreed answer-line form."""
+    rows = {r.code: r for r in indicator_values(session, parse_period(period), codes)}
+    lines = [
+        "Ashdown District Council: performance team",
+        "",
+        f"Dear {name},",
+        "",
+        "These figures await your sign-off. Reply with [CODE approve]: yes, or",
+        "[CODE query]: and your reason, or write approved to approve them all.",
+        "",
+    ]
+    for code in codes:
+        row = rows[code]
+        value = format_figure(row.value, row.unit, row.decimals) if row.value is not None else "-"
+        flag = " - provisional" if "provisional" in row.flags else ""
+        lines += [
+            f"[{code}] {row.title[:40]}: {value}, {row.rag.value}, {row.trend.value}{flag}",
+            f"[{code} approve]:",
+            f"[{code} query]:",
+            f"[{code} comment]:",
+            "",
+        ]
+    if dept:
+        lines += [f"[{dept} comment]:", ""]
+    return "\n".join(lines) + "\n"
+
+
+class World:
+    """The sample council after the April 2026 requests went out."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+        self.clock = FixedClock(datetime(2026, 5, 5, 9, 0, tzinfo=UTC))
+        self.pipeline = Pipeline(sessions, self.clock)
+
+    def ingest(self, raw: bytes, at: datetime | None = None):  # type: ignore[no-untyped-def]
+        if at is not None:
+            self.clock.set(at)
+        return self.pipeline.ingest(raw, Envelope(source="test"))
+
+    def request_raw(self, email: str, period: str = "2026-04") -> bytes:
+        with self.sessions() as s:
+            return s.scalars(
+                select(m.OutboxMessage.raw)
+                .join(m.Person)
+                .join(m.Period, m.Period.id == m.OutboxMessage.period_id)
+                .where(
+                    m.Person.email == email,
+                    m.Period.code == period,
+                    m.OutboxMessage.kind == "request",
+                )
+            ).one()
+
+    def send_report(
+        self,
+        email: str,
+        codes: list[str],
+        *,
+        kind: str = "owner",
+        period: str = "2026-04",
+        dept: str | None = None,
+    ) -> bytes:
+        """Queue a report to ``email`` with a ReportRun carrying a token; its raw bytes."""
+        now = self.clock.now()
+        with self.sessions() as s, s.begin():
+            mail = mail_settings(s)
+            person = s.scalars(select(m.Person).where(m.Person.email == email)).one()
+            period_row = s.scalars(select(m.Period).where(m.Period.code == period)).one()
+            token = new_token()
+            message_id = make_message_id(mail.reply_domain)
+            label = parse_period(period).label
+            text = report_text(s, person.name, period, codes, dept)
+            rendered = Rendered(
+                subject=f"Your {kind} report for {label} [MC-{token}]",
+                text=text,
+                html=f"<html><body><pre>{text}</pre></body></html>\n",
+            )
+            raw = build_message(
+                MailEnvelope(
+                    from_header=mail.from_address,
+                    to=person.email,
+                    to_name=person.name,
+                    reply_to=reply_address(mail, token),
+                    message_id=message_id,
+                ),
+                rendered,
+                now,
+            )
+            row = enqueue(
+                s,
+                NewMail(
+                    kind=f"report_{kind}",
+                    recipient=person.email,
+                    subject=rendered.subject,
+                    message_id=message_id,
+                    raw=raw,
+                    dedupe_key=f"test-report:{token}",
+                    person_id=person.id,
+                    period_id=period_row.id,
+                ),
+                now,
+            )
+            assert row is not None
+            department_id = (
+                s.scalars(select(m.Department.id).where(m.Department.code == dept)).one()
+                if dept
+                else None
+            )
+            s.add(
+                m.ReportRun(
+                    key=f"test-{kind}:{period}:{person.id}",
+                    report_kind=kind,
+                    period_id=period_row.id,
+                    person_id=person.id,
+                    department_id=department_id,
+                    created_at=now,
+                    outbox_id=row.id,
+                    token=token,
+                    message_id=message_id,
+                    expires_at=now + timedelta(days=100),
+                )
+            )
+            return raw
+
+    def outbox(self, kind: str) -> list[m.OutboxMessage]:
+        with self.sessions() as s:
+            return list(
+                s.scalars(
+                    select(m.OutboxMessage)
+                    .where(m.OutboxMessage.kind == kind)
+                    .order_by(m.OutboxMessage.id)
+                )
+            )
+
+    def signoffs(self, code: str, period: str = "2026-04") -> list[tuple[str, str | None, bool]]:
+        with self.sessions() as s:
+            return [
+                (r.decision.value, r.reason, r.is_current)
+                for r in s.scalars(
+                    select(m.Signoff)
+                    .join(m.Indicator)
+                    .join(m.Period)
+                    .where(m.Indicator.code == code, m.Period.code == period)
+                    .order_by(m.Signoff.id)
+                )
+            ]
+
+    def provisional(self, code: str, period: str = "2026-04") -> bool:
+        with self.sessions() as s:
+            [row] = indicator_values(s, parse_period(period), [code])
+            assert row.value is not None
+            return "provisional" in row.flags
+
+    def message(self, inbound_id: int) -> m.InboundMessage:
+        with self.sessions() as s:
+            return s.get_one(m.InboundMessage, inbound_id)
+
+
+def _text(row: m.OutboxMessage) -> str:
+    return clients.plain_text(clients.parsed(row.raw))
+
+
+@pytest.fixture
+def world(sessions: sessionmaker[Session]) -> World:
+    load_folder(CONFIG_DIR, sessions, datetime(2026, 4, 20, 12, 0, tzinfo=UTC))
+    tick(sessions, as_utc(datetime(2026, 5, 1, 9, 0)))
+    w = World(sessions)
+    kevin = w.ingest(
+        clients.outlook_in_place(
+            w.request_raw("kevin.walsh@ashdown.example"),
+            KEVIN,
+            {"BV8a.1": "1,234", "BV8a.2": "1300"},
+        )
+    )
+    assert kevin.outcome == "applied", kevin
+    return w
+
+
+def test_owner_approves_one_code_and_only_their_own(world: World) -> None:
+    report = world.send_report("mark.ellison@ashdown.example", ["BV8a"])
+    assert world.provisional("BV8a")
+
+    # A stranger and a registered person who is not the addressee are refused.
+    stranger = world.ingest(clients.phone(report, STRANGER, "[BV8a approve]"))
+    assert stranger.outcome == "unknown-sender"
+    claire = world.ingest(clients.phone(report, CLAIRE, "[BV8a approve]"))
+    assert claire.outcome == "wrong-person"
+    assert world.message(claire.id).report_run_id is not None
+    # Approving an indicator that is not Mark's (BV12 is Joanne Fletcher's) is refused.
+    other = world.ingest(clients.phone(report, MARK, "[BV12 approve]: yes"))
+    assert other.outcome == "report-refused", other
+    assert world.signoffs("BV12") == []
+    assert world.signoffs("BV8a") == []
+    assert world.provisional("BV8a")
+    [refusal] = world.outbox("report_answer_confirmation")
+    assert "BV12 was not in this report" in " ".join(_text(refusal).split())
+
+    # Outlook: "x" typed after the colon of the approve line in the quoted report.
+    result = world.ingest(
+        clients.outlook_in_place(report, MARK, {"BV8a approve": "x"}, top="Done.\nMark")
+    )
+    assert (result.state, result.outcome) == ("processed", "report-answer"), result
+    assert world.signoffs("BV8a") == [("approved", None, True)]
+    assert not world.provisional("BV8a")
+    confirmation = world.outbox("report_answer_confirmation")[-1]
+    assert confirmation.recipient == "mark.ellison@ashdown.example"
+    text = _text(confirmation)
+    assert "1 approved" in confirmation.subject
+    assert "BV8a" in text and "94.9%" in text
+    assert "Nothing in this report awaits your sign-off" in text
+    # The confirmation answers the report: its Reply-To carries the report's token.
+    with world.sessions() as s:
+        token = s.scalars(
+            select(m.ReportRun.token).where(m.ReportRun.key.startswith("test-owner:"))
+        ).one()
+    assert token in str(clients.parsed(confirmation.raw)["Reply-To"])
+
+
+def test_approved_for_all_by_the_performance_team(world: World) -> None:
+    amy = world.ingest(
+        clients.outlook_in_place(
+            world.request_raw("amy.lawson@ashdown.example"),
+            AMY,
+            {"NI181.1": "412", "NI181.2": "40"},
+        )
+    )
+    assert amy.outcome in ("applied", "rejected"), amy
+    report = world.send_report("alison.reeve@ashdown.example", ["BV8a", "NI181"])
+    assert world.provisional("BV8a") and world.provisional("NI181")
+    result = world.ingest(clients.gmail_top_posted(report, ALISON, "Approved, thanks\nAlison"))
+    assert result.outcome == "report-answer", result
+    assert world.signoffs("BV8a") == [("approved", None, True)]
+    assert world.signoffs("NI181") == [("approved", None, True)]
+    assert not world.provisional("BV8a") and not world.provisional("NI181")
+    [confirmation] = world.outbox("report_answer_confirmation")
+    assert "2 approved" in confirmation.subject
+
+
+def test_query_reaches_the_updater_and_the_correction_is_taken(world: World) -> None:
+    report = world.send_report("mark.ellison@ashdown.example", ["BV8a"])
+    # The request has expired by now: the query must reopen it for the correction.
+    with world.sessions() as s, s.begin():
+        request = s.scalars(
+            select(m.DataRequest)
+            .join(m.Person, m.Person.id == m.DataRequest.person_id)
+            .where(m.Person.email == "kevin.walsh@ashdown.example")
+        ).one()
+        request.expires_at = as_utc(datetime(2026, 5, 10, 9, 0))
+        token = request.token
+    reason = "1,234 of 1,300 looks low for April; please check BV8a.1 against the ledger"
+    result = world.ingest(
+        clients.gmail_top_posted(report, MARK, f"[BV8a query]: {reason}\n\nThanks, Mark"),
+        at=as_utc(datetime(2026, 5, 12, 9, 0)),
+    )
+    assert result.outcome == "report-answer", result
+    assert world.signoffs("BV8a") == [("queried", reason, True)]
+    assert world.provisional("BV8a")
+    [notice] = world.outbox("query_notice")
+    assert notice.recipient == "kevin.walsh@ashdown.example"
+    text = " ".join(_text(notice).split())
+    assert reason in text
+    assert "Mark Ellison" in text and "1,234" in text
+    assert token in str(clients.parsed(notice.raw)["Reply-To"])
+    assert f"[MC-{token}]" in notice.subject
+    [confirmation] = world.outbox("report_answer_confirmation")
+    assert "1 queried" in confirmation.subject
+    assert "kevin.walsh@ashdown.example" in _text(confirmation)
+
+    # An untouched in-place copy of the notice changes nothing.
+    untouched = world.ingest(
+        clients.outlook_in_place(notice.raw, KEVIN, {}, top="Looking into it.")
+    )
+    assert untouched.outcome != "applied", untouched
+    # The corrected figure typed at the top of a reply to the notice is taken.
+    corrected = world.ingest(
+        clients.gmail_top_posted(notice.raw, KEVIN, "BV8a.1: 1,262\n\nSorry, a typo. Kevin")
+    )
+    assert corrected.outcome == "applied", corrected
+    with world.sessions() as s:
+        [row] = indicator_values(s, parse_period("2026-04"), ["BV8a"])
+    assert row.value == Decimal("97.1")  # 100 * 1262 / 1300, one decimal
+    assert "provisional" in row.flags  # still awaits the owner's approval
+
+
+def test_comments_from_owner_and_head_of_service(world: World) -> None:
+    report = world.send_report("mark.ellison@ashdown.example", ["BV8a"])
+    result = world.ingest(
+        clients.gmail_top_posted(
+            report,
+            MARK,
+            "[BV8a comment]: The new invoice system went live on 14 April;\n"
+            "two weeks of backlog explain the dip.\n\nMark",
+        )
+    )
+    assert result.outcome == "report-answer", result
+    dept_report = world.send_report(
+        "richard.okafor@ashdown.example", [], kind="department", dept="RES"
+    )
+    head = world.ingest(
+        clients.outlook_in_place(
+            dept_report, RICHARD, {"RES comment": "Resources is on track apart from payments."}
+        )
+    )
+    assert head.outcome == "report-answer", head
+    with world.sessions() as s:
+        rows = s.execute(
+            select(m.Commentary.subject, m.Commentary.author_role, m.Commentary.body)
+            .where(m.Commentary.author_role != "updater")
+            .order_by(m.Commentary.id)
+        ).all()
+        [indicator_id] = s.scalars(
+            select(m.Commentary.indicator_id).where(m.Commentary.author_role == "owner")
+        )
+        assert s.get_one(m.Indicator, indicator_id).code == "BV8a"
+    assert [(r[0].value, r[1]) for r in rows] == [
+        ("indicator", "owner"),
+        ("department", "head_of_service"),
+    ]
+    assert rows[0][2] == (
+        "The new invoice system went live on 14 April;\ntwo weeks of backlog explain the dip."
+    )
+    assert rows[1][2] == "Resources is on track apart from payments."
+    assert world.signoffs("BV8a") == []
+
+
+def test_locked_period_refuses_a_value_and_a_sign_off(world: World) -> None:
+    report = world.send_report("mark.ellison@ashdown.example", ["BV8a"])
+    with world.sessions() as s, s.begin():
+        q1 = s.scalars(select(m.Period).where(m.Period.code == "2026/27 Q1")).one()
+        s.add(m.PeriodLock(period_id=q1.id, locked_at=as_utc(datetime(2026, 7, 14, 16, 0))))
+    reason = "was locked by the performance team on 14 July 2026"
+    late = world.ingest(
+        clients.gmail_top_posted(
+            world.request_raw("kevin.walsh@ashdown.example"), KEVIN, "BV8a.1: 1,250"
+        ),
+        at=as_utc(datetime(2026, 7, 20, 9, 0)),
+    )
+    assert late.outcome == "rejected", late
+    with world.sessions() as s:
+        [row] = indicator_values(s, parse_period("2026-04"), ["BV8a"])
+    assert row.value == Decimal("94.9")  # still 1,234 / 1,300
+    confirmation = world.outbox("confirmation")[-1]
+    assert reason in " ".join(_text(confirmation).split())
+
+    approve = world.ingest(clients.phone(report, MARK, "[BV8a approve]: yes"))
+    assert approve.outcome == "report-refused", approve
+    assert world.signoffs("BV8a") == []
+    assert world.provisional("BV8a")
+    [answer] = world.outbox("report_answer_confirmation")
+    assert reason in " ".join(_text(answer).split())
