@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from mailcapture.compose import report_views as rv
 from mailcapture.compose import views
 from mailcapture.db import models as m
+from mailcapture.db.periods import PeriodStore
 from mailcapture.domain.enums import (
     CommentSubject,
     InboundState,
@@ -40,7 +41,8 @@ from mailcapture.domain.enums import (
     SubmissionSource,
 )
 from mailcapture.domain.figures import format_figure
-from mailcapture.domain.periods import parse_period
+from mailcapture.domain.frequency import COLLECTED_KIND
+from mailcapture.domain.periods import Period, parse_period
 from mailcapture.mailflow.locks import lock_for, lock_reason
 from mailcapture.mailflow.replies import over_hourly_limit
 from mailcapture.outbox.notices import Outgoing, council, person_view, queue_email, when_text
@@ -292,6 +294,11 @@ class _ReportAnswer:
         self.report_run = report_run
         self.period_row = period
         self.period = parse_period(period.code)
+        #: The month, and its quarter and year when it ends them (as the owner report
+        #: covers them): each indicator is answered for the period it is collected for.
+        self.covered = _covered_periods(self.period)
+        self.period_rows: dict[str, m.Period] = {period.code: period}
+        self.locks: dict[str, str | None] = {}
         self.now = run.now
         self.out = _Outcome()
         self.role = "head_of_service" if report_run.report_kind == "department" else "owner"
@@ -308,12 +315,44 @@ class _ReportAnswer:
         sent = self.run.pipeline.sent
         return "\n".join(sent.text(row_id, mid, raw) for row_id, mid, raw in rows)
 
+    def period_of(self, code: str) -> Period:
+        """The period an indicator is answered for: the covered one of its collection kind."""
+        indicator = self.scope.indicators.get(code.upper())
+        if indicator is None:
+            return self.period
+        kind = COLLECTED_KIND[indicator.frequency]
+        return next((p for p in self.covered if p.kind is kind), self.period)
+
+    def row_of(self, period: Period) -> m.Period:
+        row = self.period_rows.get(period.code)
+        if row is None:
+            row = PeriodStore(self.session).get(period)
+            self.period_rows[period.code] = row
+        return row
+
+    def locked(self, code: str) -> str | None:
+        """Why nothing can be recorded for ``code`` (its period is locked), or None."""
+        period = self.period_of(code)
+        if period.code not in self.locks:
+            lock = lock_for(self.session, self.row_of(period))
+            if lock is None and period.code != self.period.code:
+                lock = lock_for(self.session, self.period_row)
+            self.locks[period.code] = (
+                f"{lock_reason(self.session, lock)}; nothing was recorded"
+                if lock is not None
+                else None
+            )
+        return self.locks[period.code]
+
     def rows(self, codes: set[str]) -> dict[str, IndicatorRow]:
-        if not codes:
-            return {}
-        return {
-            r.code.upper(): r for r in indicator_values(self.session, self.period, sorted(codes))
-        }
+        by_period: dict[Period, list[str]] = {}
+        for code in codes:
+            by_period.setdefault(self.period_of(code), []).append(code)
+        found: dict[str, IndicatorRow] = {}
+        for period, group in by_period.items():
+            for r in indicator_values(self.session, period, sorted(group)):
+                found[r.code.upper()] = r
+        return found
 
     def value_text(self, row: IndicatorRow | None) -> str:
         if row is None or row.value is None:
@@ -347,11 +386,7 @@ class _ReportAnswer:
         }
         asked = {a.code.upper() for a in reading.answers if a.verb != "comment"}
         before = self.rows(signable | (asked & self.scope.indicators.keys()))
-        lock = lock_for(self.session, self.period_row)
-        if lock is not None:
-            self.refuse_all(reading, f"{lock_reason(self.session, lock)}; nothing was recorded")
-        else:
-            self.record(reading, signable, before)
+        self.record(reading, signable, before)
         self.session.flush()
         after = self.rows(signable)
         awaiting = [
@@ -364,14 +399,6 @@ class _ReportAnswer:
         self.confirm(awaiting)
 
     # ---- recording -------------------------------------------------------------------
-    def refuse_all(self, reading: ReportReading, reason: str) -> None:
-        for answer in reading.answers:
-            self.refuse(
-                answer.code, answer.verb + (f": {answer.text}" if answer.text else ""), reason
-            )
-        if reading.approve_all:
-            self.refuse("all", "approved", reason)
-
     def refuse(self, code: str, answer: str, reason: str) -> None:
         self.out.refused.append(
             rv.AnswerLine(self.scope.code(code), self.scope.title(code), answer, reason)
@@ -386,9 +413,7 @@ class _ReportAnswer:
                 c for c in sorted(signable) if c in before and PROVISIONAL in before[c].flags
             ]
             if not waiting:
-                self.out.notes.append(
-                    f"Nothing in this report was awaiting your sign-off for {self.period.label}"
-                )
+                self.out.notes.append("Nothing in this report was awaiting your sign-off")
             approve += [c for c in waiting if c not in approve]
         for code in approve:
             self.sign(code, before, SignoffDecision.APPROVED, None)
@@ -424,9 +449,12 @@ class _ReportAnswer:
         shown = "approve" if decision is SignoffDecision.APPROVED else f"query: {reason}"
         refusal = self.sign_refusal(code)
         row = before.get(code)
+        period = self.period_of(code)
+        if refusal is None:
+            refusal = self.locked(code)
         if refusal is None and (row is None or row.value is None):
             refusal = (
-                f"{self.scope.code(code)} has no value for {self.period.label} yet"
+                f"{self.scope.code(code)} has no value for {period.label} yet"
                 + (f" ({row.reason})" if row is not None and row.reason else "")
                 + ": there is nothing to sign off"
             )
@@ -438,7 +466,7 @@ class _ReportAnswer:
         current = self.session.scalar(
             select(m.Signoff).where(
                 m.Signoff.indicator_id == indicator.id,
-                m.Signoff.period_id == self.period_row.id,
+                m.Signoff.period_id == self.row_of(period).id,
                 m.Signoff.is_current,
             )
         )
@@ -449,7 +477,7 @@ class _ReportAnswer:
             and current.decision is SignoffDecision.APPROVED
         ):
             self.out.notes.append(
-                f"{self.scope.code(code)} was already signed off for {self.period.label}"
+                f"{self.scope.code(code)} was already signed off for {period.label}"
             )
             return
         if current is not None:
@@ -457,7 +485,7 @@ class _ReportAnswer:
             self.session.flush()
         signoff = m.Signoff(
             indicator_id=indicator.id,
-            period_id=self.period_row.id,
+            period_id=self.row_of(period).id,
             decision=decision,
             reason=reason,
             person_id=self.sender.id,
@@ -477,7 +505,7 @@ class _ReportAnswer:
             row=row,
             signoff=signoff,
             owner=self.sender,
-            report_period=self.period_row,
+            report_period=self.row_of(period),
             reason=reason or "",
         )
         note = (
@@ -493,6 +521,10 @@ class _ReportAnswer:
                 code, f"comment: {body}", f"{self.scope.code(code)} was not in this report for you"
             )
             return
+        locked = self.locked(code)
+        if locked is not None:
+            self.refuse(code, f"comment: {body}", locked)
+            return
         target: dict[str, object]
         if code in self.scope.departments:
             department = self.scope.departments[code]
@@ -505,7 +537,7 @@ class _ReportAnswer:
             target = {"subject": CommentSubject.MILESTONE, "milestone_id": milestone.id}
         self.session.add(
             m.Commentary(
-                period_id=self.period_row.id,
+                period_id=self.row_of(self.period_of(code)).id,
                 author_role=self.role,
                 body=body,
                 submitted_by_id=self.sender.id,
@@ -600,6 +632,18 @@ class _ReportAnswer:
 # --------------------------------------------------------------------------------------------
 # Queries back to the updater
 # --------------------------------------------------------------------------------------------
+
+
+def _covered_periods(month: Period) -> list[Period]:
+    """The month, its quarter if it ends one, its year if it ends one (as the owner report
+    built by :mod:`mailcapture.reports.email.build` covers them)."""
+    found = [month]
+    parent = month.parent()
+    while parent is not None:
+        if parent.end == month.end:
+            found.append(parent)
+        parent = parent.parent()
+    return found
 
 
 def _period_and_below(session: Session, period_id: int) -> list[int]:
