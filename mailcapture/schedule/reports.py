@@ -6,12 +6,14 @@ for the *latest* due date among them. From that date, counted in working days wi
 council's calendar, at the monthly requests' time of day (defaults in
 :data:`DEFAULT_TIMES`):
 
-* **owner reports**: 2 working days after the due date, so that late returns chased on
-  the first escalation day are in. June's owner report therefore comes 2 working days
-  after the *quarterly* due date and March's after the *annual* one, with every figure
-  for the quarter or year in the one email.
-* **department reports** and the **exception report**: 5 working days after the due
-  date, when the owners have had three working days to sign off and comment.
+* **owner reports**: 3 working days after the due date, the day after the first
+  escalation (2 working days after it in the sample timetable), so that returns chased
+  then are in. June's owner report therefore comes 3 working days after the
+  *quarterly* due date and March's after the *annual* one, with every figure for the
+  quarter or year in the one email.
+* **department reports** and the **exception report**: 6 working days after the due
+  date, when the owners have had three working days to sign off and comment, and the
+  day after the escalation to heads of service.
 * **the quarterly report to members**: 8 working days after the owner report of the
   quarter's last month (the owners' sign-off window; about 25 working days after the
   quarter ends).
@@ -21,8 +23,10 @@ council's calendar, at the monthly requests' time of day (defaults in
 An owner or department report's token expires when the next month's report of the
 same kind goes out: answers after that belong to the newer report.
 
-Catching up after the service was down: a report whose time has come is sent until
-the next month's report of the same kind is due; after that it is stale and skipped.
+Catching up after the service was down: a report whose time has come is sent for
+:data:`CATCH_UP` (a week) and never once the next month's report of the same kind is
+due; after that it is stale and skipped (a service started today does not send last
+winter's reports).
 Every email is keyed (``ReportRun.key`` and the outbox dedupe key), so a tick that runs
 twice, or in two processes, queues nothing twice. Target changes included in a
 quarterly or annual report are marked reported (:func:`.targets.mark_reported`).
@@ -35,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -58,15 +62,17 @@ from mailcapture.reports.targets import mark_reported
 from mailcapture.schedule.timetable import Timetable, load_timetable
 
 KINDS = ("owner", "department", "exception", "quarterly", "annual")
+#: How long after its time a report is still sent when the service was down.
+CATCH_UP = timedelta(days=7)
 
 
 @dataclass(frozen=True)
 class ReportTimes:
     """Working-day offsets of the report runs (see the module docstring)."""
 
-    owner_after_due: int = 2
-    department_after_due: int = 5
-    exception_after_due: int = 5
+    owner_after_due: int = 3
+    department_after_due: int = 6
+    exception_after_due: int = 6
     members_after_owner: int = 8
 
 
@@ -146,7 +152,12 @@ def queue_reports(
         due = [
             kind
             for kind, at in plan.times.items()
-            if at <= now < following.get(kind, _next_members(timetable, month, kind, times))
+            if at
+            <= now
+            < min(
+                at + CATCH_UP,
+                following.get(kind) or _next_members(timetable, month, kind, times),
+            )
         ]
         if not due:
             continue
