@@ -395,3 +395,40 @@ def test_locked_period_refuses_a_value_and_a_sign_off(world: World) -> None:
     assert world.provisional("BV8a")
     [answer] = world.outbox("report_answer_confirmation")
     assert reason in " ".join(_text(answer).split())
+
+
+def test_answers_to_the_real_owner_report_from_the_timetable(world: World) -> None:
+    """The owner report the timetable sends, answered as Gmail and Outlook quote it."""
+    tick(world.sessions, as_utc(datetime(2026, 5, 20, 10, 0)))
+    [report] = [
+        r for r in world.outbox("report_owner") if r.recipient == "mark.ellison@ashdown.example"
+    ]
+    assert "[BV8a approve]:" in _text(report)
+    assert world.provisional("BV8a")
+
+    approved = world.ingest(
+        clients.gmail_top_posted(report.raw, MARK, "Approved.\n\nMark"),
+        at=as_utc(datetime(2026, 5, 21, 9, 0)),
+    )
+    assert approved.outcome == "report-answer", approved
+    assert world.signoffs("BV8a") == [("approved", None, True)]
+    assert not world.provisional("BV8a")
+
+    commented = world.ingest(
+        clients.outlook_in_place(
+            report.raw, MARK, {"BV8a comment": "Backlog from the new invoice system."}
+        ),
+        at=as_utc(datetime(2026, 5, 21, 10, 0)),
+    )
+    assert commented.outcome == "report-answer", commented
+    # The untouched copy of the approve and query lines added nothing.
+    assert world.signoffs("BV8a") == [("approved", None, True)]
+    with world.sessions() as s:
+        [(body, role)] = s.execute(
+            select(m.Commentary.body, m.Commentary.author_role)
+            .join(m.Indicator)
+            .where(m.Indicator.code == "BV8a", m.Commentary.author_role == "owner")
+        ).all()
+    assert (body, role) == ("Backlog from the new invoice system.", "owner")
+    last = world.outbox("report_answer_confirmation")[-1]
+    assert "1 comment" in last.subject
