@@ -42,6 +42,7 @@ from mailcapture.outbox.notices import (
 from mailcapture.outbox.queue import already_queued
 from mailcapture.register.mail import mail_settings
 from mailcapture.register.model import MailSpec
+from mailcapture.schedule.reports import queue_reports
 from mailcapture.schedule.timetable import PeriodDates, Timetable, load_timetable
 
 #: How long a request's token keeps accepting returns and corrections after its due date.
@@ -97,6 +98,7 @@ def tick(sessions: sessionmaker[Session], now: datetime) -> TickReport:
                 continue
             with transaction(sessions) as session:
                 _PeriodTick(session, mail, timetable, dates, now, report).run()
+    queue_reports(sessions, now)  # report emails: see mailcapture.schedule.reports
     with transaction(sessions) as session:
         record = session.get_one(m.SchedulerTick, record_id)
         record.finished_at = now
