@@ -101,7 +101,11 @@ _COURTESY = re.compile(
     r"|(?:many\s+|with\s+)?thanks?\b.{0,40}|thank\s+you\b.{0,40}|cheers\b.{0,20}"
     r"|(?:kind\s+|best\s+|warm\s+)?regards\b.{0,40}|best(?:\s+wishes)?\b.{0,40}|ta",
 )
-_NAME = re.compile(r"[A-Z][\w'.-]*(?:\s+[A-Z][\w'.-]*){0,3}")
+_NAME = re.compile(r"[A-Z][a-z'-]*\.?(?:\s+[A-Z][a-z'-]*\.?){0,3}")
+#: Words that turn a short line into something more than a greeting or a name.
+_MEANINGFUL = re.compile(
+    r"\b(?:not?|don'?t|except|but|wrong|query|queried|hold|wait|unless|apart|check)\b", re.I
+)
 _MAX_APPROVE_ALL_TEXT = 300
 
 
@@ -198,20 +202,22 @@ def _is_yes(text: str) -> bool:
     return t in _YES
 
 
-def _approve_all_phrase(line: str) -> bool | None:
-    """True: an "approved" line; None: only courtesy or a name; False: something else."""
+def _approve_all_phrase(line: str) -> tuple[bool, bool]:
+    """(says "approved", says something else) for one line of the sender's other text.
+
+    Greetings, thanks and a short name say nothing else; anything more does.
+    """
     segments = [s.strip() for s in re.split(r"[,;:]|\s[-–—]\s|[.!]+(?:\s|$)", line)]
-    segments = [s for s in segments if s.strip(" .!")]
-    found = False
-    for segment in segments:
-        s = _norm(segment).strip(" .!")
-        if _APPROVE_ALL.fullmatch(s):
+    found = other = False
+    for segment in (s for s in segments if s.strip(" .!")):
+        normal = _norm(segment).strip(" .!")
+        if _APPROVE_ALL.fullmatch(normal):
             found = True
-        elif _COURTESY.fullmatch(s) or (len(segment) <= 40 and _NAME.fullmatch(segment.strip())):
-            continue
-        else:
-            return False
-    return True if found else None
+        elif _MEANINGFUL.search(normal) or not (
+            _COURTESY.fullmatch(normal) or (len(segment) <= 40 and _NAME.fullmatch(segment))
+        ):
+            other = True
+    return found, other
 
 
 @dataclass
@@ -401,14 +407,14 @@ def read_report_reply(
     other = _other_text(reader)
     approve_all = False
     verdicts = [_approve_all_phrase(line) for line in other]
-    if any(v is True for v in verdicts):
+    if any(found for found, _ in verdicts):
         size = sum(len(line) for line in other)
         if reader.answer_lines_in_new:
             reader.note(
                 "'approved' was not taken as approving everything, because your reply also "
                 "answers single items: write [CODE approve] for each item you approve"
             )
-        elif any(v is False for v in verdicts) or size > _MAX_APPROVE_ALL_TEXT:
+        elif any(more for _, more in verdicts) or size > _MAX_APPROVE_ALL_TEXT:
             reader.note(
                 "'approved' was not taken as approving everything, because your reply says "
                 "more than that: write [CODE approve] for each item you approve"
