@@ -158,6 +158,19 @@ class SummaryView:
     outstanding: tuple[OverdueLine, ...]
     group_label: str = "Service area"
     as_at: str | None = None
+    #: Completeness and timeliness by department and service area (share received, share
+    #: on time, as "91.7%"), from :func:`mailcapture.reports.returns.returns_status`.
+    shares: tuple[ShareLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class ShareLine:
+    """One department (``department`` True) or service area line of the shares table."""
+
+    label: str
+    department: bool
+    received: str
+    on_time: str
 
 
 @dataclass(frozen=True)
@@ -232,6 +245,36 @@ class ConfirmationView:
     on_behalf_of: Person | None = None
     late: bool = False
     commentary_needed: tuple[str, ...] = ()
+    #: Why each code in ``commentary_needed`` needs it ("red (92.1% against 97.5%)"),
+    #: in the same order; may be empty, and then only the codes are named.
+    commentary_reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CommentaryLine:
+    """An indicator that is red or getting worse and has no commentary for the period."""
+
+    code: str
+    title: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CommentaryReminderView:
+    """Every value is in, but red or worsening indicators still need a line of commentary.
+
+    Sent once, at the next reminder step after the return was complete; answered like a
+    request (the token is the request's).
+    """
+
+    council: Council
+    recipient: Person
+    period_code: str
+    period_label: str
+    token: str
+    due: str
+    needed: tuple[CommentaryLine, ...]
+    on_behalf_of: Person | None = None
 
 
 RejectionReason = Literal[

@@ -28,6 +28,7 @@ from mailcapture.outbox.notices import (
     when_text,
 )
 from mailcapture.register.model import MailSpec
+from mailcapture.reports.commentary import needing_commentary, request_indicator_codes
 
 AUTOMATIC_KINDS = ("confirmation", "rejection_notice")
 
@@ -83,6 +84,10 @@ def queue_confirmation(
     if over_hourly_limit(session, sender.email, now, limits.hourly_limit):
         return "confirmation not sent: hourly limit for this address reached"
     principal = request.person if request.person_id != sender.id else None
+    # Red or worsening indicators on this form with no commentary yet: ask for a line.
+    needed = needing_commentary(
+        session, parse_period(request.period.code), request_indicator_codes(session, request.id)
+    )
     view = views.ConfirmationView(
         council=council(mail),
         recipient=person_view(sender),
@@ -100,6 +105,8 @@ def queue_confirmation(
         general_comment=result.general_comment,
         on_behalf_of=person_view(principal) if principal is not None else None,
         late=late,
+        commentary_needed=tuple(row.code for row, _ in needed),
+        commentary_reasons=tuple(reason for _, reason in needed),
     )
     queue_email(
         session,

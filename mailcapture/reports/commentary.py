@@ -32,7 +32,7 @@ from mailcapture.db import models as m
 from mailcapture.domain.enums import CommentSubject
 from mailcapture.domain.figures import format_figure
 from mailcapture.domain.periods import Period
-from mailcapture.reports.queries import IndicatorRow
+from mailcapture.reports.queries import IndicatorRow, indicator_values
 from mailcapture.reports.values import Rag, Trend
 
 DEPARTMENT_PREFIX = "dept:"
@@ -105,3 +105,34 @@ def commentary_needed(row: IndicatorRow, comments: list[CommentItem]) -> str | N
     if row.trend is Trend.WORSENING and row.previous is not None:
         reasons.append(f"worsening since {row.previous.period}")
     return " and ".join(reasons) or None
+
+
+def needing_commentary(
+    session: Session, period: Period, codes: Iterable[str]
+) -> list[tuple[IndicatorRow, str]]:
+    """The indicators among ``codes`` that need commentary for ``period``, with the reason.
+
+    What the confirmation asks for and the commentary reminder chases; in code order.
+    """
+    wanted = sorted(set(codes))
+    if not wanted:
+        return []
+    said = commentary_for(session, period, wanted)
+    found = []
+    for row in indicator_values(session, period, wanted):
+        reason = commentary_needed(row, said.get(row.code, []))
+        if reason is not None:
+            found.append((row, reason))
+    return found
+
+
+def request_indicator_codes(session: Session, request_id: int) -> list[str]:
+    """Codes of the indicators whose figures a data request asks for."""
+    return list(
+        session.scalars(
+            select(m.Indicator.code)
+            .join(m.DataRequestItem, m.DataRequestItem.indicator_id == m.Indicator.id)
+            .where(m.DataRequestItem.request_id == request_id)
+            .distinct()
+        )
+    )

@@ -96,8 +96,14 @@ def _row(
     )
 
 
-def returns_status(session: Session, period: Period, now: datetime) -> ReturnsStatus:
-    """Expected, received and on-time returns for ``period`` by service area and department."""
+def returns_status(
+    session: Session, period: Period, now: datetime, *, only: bool = False
+) -> ReturnsStatus:
+    """Expected, received and on-time returns for ``period`` by service area and department.
+
+    ``only``: just the requests for ``period`` itself, not those for the periods inside it
+    (the quarterly returns summary is about the quarterly returns).
+    """
     area_id = func.coalesce(m.Indicator.service_area_id, m.Project.service_area_id)
     query = (
         select(
@@ -110,12 +116,12 @@ def returns_status(session: Session, period: Period, now: datetime) -> ReturnsSt
         .outerjoin(m.Indicator, m.Indicator.id == m.DataRequestItem.indicator_id)
         .outerjoin(m.Milestone, m.Milestone.id == m.DataRequestItem.milestone_id)
         .outerjoin(m.Project, m.Project.id == m.Milestone.project_id)
-        .where(
-            m.Period.start_date >= period.start,
-            m.Period.end_date <= period.end,
-            m.DataRequest.state != RequestState.CANCELLED,
-        )
+        .where(m.DataRequest.state != RequestState.CANCELLED)
     )
+    if only:
+        query = query.where(m.Period.code == period.code)
+    else:
+        query = query.where(m.Period.start_date >= period.start, m.Period.end_date <= period.end)
     counts: dict[int | None, list[int]] = defaultdict(lambda: [0, 0, 0])
     for area, returned_at, due_at in session.execute(query):
         tally = counts[area]

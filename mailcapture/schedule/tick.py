@@ -42,6 +42,8 @@ from mailcapture.outbox.notices import (
 from mailcapture.outbox.queue import already_queued
 from mailcapture.register.mail import mail_settings
 from mailcapture.register.model import MailSpec
+from mailcapture.reports.commentary import needing_commentary, request_indicator_codes
+from mailcapture.reports.returns import ReturnsStatus, percent_text, returns_status
 from mailcapture.schedule.reports import queue_reports
 from mailcapture.schedule.timetable import PeriodDates, Timetable, load_timetable
 
@@ -331,6 +333,9 @@ class _PeriodTick:
         )
         for request in requests:
             items = outstanding.get(request.id) or []
+            if not items and request.state is RequestState.COMPLETE:
+                self.queue_commentary_reminder(request, step, when)
+                continue
             if not items or request.state is not RequestState.OPEN:
                 continue
             if request.created_at > when or f"reminder:{request.id}:{step + 1}" in self.queued:
@@ -359,6 +364,46 @@ class _PeriodTick:
             )
             if self._chase(request, ChaseKind.REMINDER, step + 1, person.id, out, view):
                 self.report.reminders += 1
+
+    def queue_commentary_reminder(self, request: m.DataRequest, step: int, when: datetime) -> None:
+        """Every value is in, but red or worsening figures have no commentary: ask, once.
+
+        One per request (the outbox key has no step), at the first reminder step after the
+        return was complete; it is a reminder, so escalations (which look only at
+        outstanding items) are unchanged.
+        """
+        key = f"commentary:{request.id}"
+        if request.created_at > when or key in self.queued:
+            return
+        needed = needing_commentary(
+            self.session, self.period, request_indicator_codes(self.session, request.id)
+        )
+        if not needed:
+            return
+        person = self.person(request.person_id)
+        principal = self.person(request.on_behalf_of_id) if request.on_behalf_of_id else None
+        view = views.CommentaryReminderView(
+            council=council(self.mail),
+            recipient=person_view(person),
+            period_code=self.period.code,
+            period_label=self.period.label,
+            token=request.token,
+            due=when_text(self.dates.due_at),
+            needed=tuple(views.CommentaryLine(r.code, r.title, why) for r, why in needed),
+            on_behalf_of=person_view(principal) if principal else None,
+        )
+        out = Outgoing(
+            kind="commentary_reminder",
+            recipient=person_view(person),
+            dedupe_key=key,
+            person_id=person.id,
+            request_id=request.id,
+            period_id=self.period_row.id,
+            reply_token=request.token,
+            in_reply_to=request.message_id,
+        )
+        if self._chase(request, ChaseKind.REMINDER, step + 1, person.id, out, view):
+            self.report.reminders += 1
 
     def queue_escalations(
         self, requests: list[m.DataRequest], outstanding: dict[int, list[DueItem]], step: int
@@ -521,6 +566,7 @@ class _PeriodTick:
             totals=totals,
             outstanding=tuple(owed),
             as_at=when_text(self.now),
+            shares=_share_lines(returns_status(self.session, self.period, self.now, only=True)),
         )
 
     def late_keys(self, requests: list[m.DataRequest], due_at: datetime) -> set[tuple[str, int]]:
@@ -539,6 +585,38 @@ class _PeriodTick:
         )
         late.update(("milestone", mid) for mid, at in rows if at > due_at)
         return late
+
+
+def _share_lines(status: ReturnsStatus) -> tuple[views.ShareLine, ...]:
+    """Each department, then its service areas, then the total: share received and on time."""
+    lines = []
+    for dept in status.departments:
+        lines.append(
+            views.ShareLine(
+                dept.department or "",
+                True,
+                percent_text(dept.completeness),
+                percent_text(dept.timeliness),
+            )
+        )
+        lines.extend(
+            views.ShareLine(
+                r.service_area or "",
+                False,
+                percent_text(r.completeness),
+                percent_text(r.timeliness),
+            )
+            for r in status.rows
+            if r.department_code == dept.department_code and r.service_area is not None
+        )
+    if status.total is not None and status.departments:
+        total = status.total
+        lines.append(
+            views.ShareLine(
+                "Total", True, percent_text(total.completeness), percent_text(total.timeliness)
+            )
+        )
+    return tuple(lines)
 
 
 class _AlreadyDone(Exception):
