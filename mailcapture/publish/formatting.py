@@ -55,8 +55,11 @@ def target_text(row: IndicatorRow) -> str:
 
 
 def notes(row: IndicatorRow) -> str:
-    """Flags and the reason there is no value, in words: "provisional; late"."""
-    parts = sorted(row.flags - {"missing", "not available"})
+    """Flags and the reason there is no value, in words: "late; estimated".
+
+    "provisional" is left out: it is printed beside the value itself.
+    """
+    parts = sorted(row.flags - {"missing", "not available", "provisional"})
     if row.reason:
         parts.append(row.reason)
     return "; ".join(parts)

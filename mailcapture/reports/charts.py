@@ -163,8 +163,15 @@ def _render(
         axes = figure.add_subplot()
         xs = list(range(len(labels)))
         if targets is not None and any(not math.isnan(t) for t in targets):
+            # A target holds for its whole period: a step, not a slope between periods.
             axes.plot(
-                xs, targets, linestyle="--", linewidth=1.5, color=TARGET_COLOUR, label="Target"
+                xs,
+                targets,
+                linestyle="--",
+                linewidth=1.5,
+                color=TARGET_COLOUR,
+                label="Target",
+                drawstyle="steps-mid",
             )
         axes.plot(
             xs, values, marker="o", linewidth=2, markersize=5, color=VALUE_COLOUR, label="Value"
@@ -173,6 +180,7 @@ def _render(
         axes.set_xticks(xs, labels, rotation=0 if len(labels) <= 6 else 45, ha="center")
         if unit.strip():
             axes.set_ylabel(unit)
+        axes.margins(x=0.05, y=0.15)
         axes.grid(axis="y", color=GRID_COLOUR, linewidth=0.8)
         axes.spines[["top", "right"]].set_visible(False)
         if all(math.isnan(v) for v in values):
