@@ -21,12 +21,13 @@ council's calendar, at the monthly requests' time of day (defaults in
   report (which waits for the annual due date), so it has the year's annual figures.
 
 An owner or department report's token expires when the next month's report of the
-same kind goes out: answers after that belong to the newer report.
+same kind goes out (answers after that belong to the newer report), but never sooner
+than :data:`MIN_ANSWER_TIME` after it was sent: March's owner report waits for the
+annual due date and can go out on the same day as April's.
 
 Catching up after the service was down: a report whose time has come is sent for
-:data:`CATCH_UP` (a week) and never once the next month's report of the same kind is
-due; after that it is stale and skipped (a service started today does not send last
-winter's reports).
+:data:`CATCH_UP` (a week); after that it is stale and skipped (a service started today
+does not send last winter's reports).
 Every email is keyed (``ReportRun.key`` and the outbox dedupe key), so a tick that runs
 twice, or in two processes, queues nothing twice. Target changes included in a
 quarterly or annual report are marked reported (:func:`.targets.mark_reported`).
@@ -64,6 +65,8 @@ from mailcapture.schedule.timetable import Timetable, load_timetable
 KINDS = ("owner", "department", "exception", "quarterly", "annual")
 #: How long after its time a report is still sent when the service was down.
 CATCH_UP = timedelta(days=7)
+#: The shortest time an owner or department report can be answered in.
+MIN_ANSWER_TIME = timedelta(days=14)
 
 
 @dataclass(frozen=True)
@@ -149,27 +152,12 @@ def queue_reports(
     for month in _months_around(now):
         plan = report_times(timetable, month, times)
         following = report_times(timetable, month.next(), times).times
-        due = [
-            kind
-            for kind, at in plan.times.items()
-            if at
-            <= now
-            < min(
-                at + CATCH_UP,
-                following.get(kind) or _next_members(timetable, month, kind, times),
-            )
-        ]
+        due = [kind for kind, at in plan.times.items() if at <= now < at + CATCH_UP]
         if not due:
             continue
         with transaction(sessions) as session:
             _MonthRun(session, plan, following, now, tally).run(due)
     return tally
-
-
-def _next_members(timetable: Timetable, month: Period, kind: str, times: ReportTimes) -> datetime:
-    """A quarterly report is stale when the next one is due (three months on)."""
-    step = 3 if kind == "quarterly" else 12
-    return report_times(timetable, month.shift(step), times).times[kind]
 
 
 class _MonthRun:
@@ -186,7 +174,11 @@ class _MonthRun:
         self.session = session
         self.plan = plan
         self.month = plan.month
-        self.following = following
+        #: When the owner and department reports' tokens expire.
+        self.expiry = {
+            kind: max(following[kind], plan.times[kind] + MIN_ANSWER_TIME)
+            for kind in ("owner", "department")
+        }
         self.now = now
         self.tally = tally
         self.mail: MailSpec = mail_settings(session)
@@ -232,7 +224,7 @@ class _MonthRun:
                 owner,
                 owner,
                 token=token,
-                answer_by=self.following["owner"],
+                answer_by=self.expiry["owner"],
                 charts=self.charts,
             )
             if view is None:
@@ -246,7 +238,7 @@ class _MonthRun:
                         period_id=self.month_row.id,
                         person=owner,
                         token=token,
-                        expires_at=self.following["owner"],
+                        expires_at=self.expiry["owner"],
                     ),
                     view,
                     lines,
@@ -282,7 +274,7 @@ class _MonthRun:
                     department,
                     person,
                     token=token,
-                    answer_by=self.following["department"],
+                    answer_by=self.expiry["department"],
                     charts=self.charts,
                 )
                 lines = [i for s in view.sections for i in s.indicators]
@@ -294,7 +286,7 @@ class _MonthRun:
                         person=person,
                         department_id=department.id,
                         token=token,
-                        expires_at=self.following["department"],
+                        expires_at=self.expiry["department"],
                     ),
                     view,
                     lines,
