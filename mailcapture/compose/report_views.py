@@ -53,7 +53,8 @@ class ReportAnswerConfirmationView:
 
 @dataclass(frozen=True)
 class QueriedFigure:
-    """A figure the updater sent, shown after its form line's colon so it can be corrected."""
+    """A figure the updater sent: its request form line (empty after the colon, so only a
+    typed correction counts) and what we hold, shown under it."""
 
     item: FormItem
     stored: str

@@ -671,8 +671,9 @@ def queue_query_notices(
     """Send the owner's query to whoever sent the indicator's figures; returns who was told.
 
     One notice per data request (a quarter's query on a monthly indicator reaches the
-    three months' requests), each carrying that request's token, with the figures shown
-    after their form lines so a corrected figure is read like any answer.
+    three months' requests), each carrying that request's token, with the request's own
+    form lines and the figure held under each, so a corrected figure is read like any
+    answer to the request.
     """
     now = run.now
     items = session.execute(

@@ -318,9 +318,9 @@ def test_query_reaches_the_updater_and_the_correction_is_taken(world: World) -> 
         clients.outlook_in_place(notice.raw, KEVIN, {}, top="Looking into it.")
     )
     assert untouched.outcome != "applied", untouched
-    # The corrected figure typed at the top of a reply to the notice is taken.
+    # The corrected figure typed into the notice's form, in place, is taken.
     corrected = world.ingest(
-        clients.gmail_top_posted(notice.raw, KEVIN, "BV8a.1: 1,262\n\nSorry, a typo. Kevin")
+        clients.outlook_in_place(notice.raw, KEVIN, {"BV8a.1": "1,262"}, top="Sorry, a typo.")
     )
     assert corrected.outcome == "applied", corrected
     with world.sessions() as s:
