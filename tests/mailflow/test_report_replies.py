@@ -400,8 +400,14 @@ def test_locked_period_refuses_a_value_and_a_sign_off(world: World) -> None:
 def test_answers_to_the_real_owner_report_from_the_timetable(world: World) -> None:
     """The owner report the timetable sends, answered as Gmail and Outlook quote it."""
     tick(world.sessions, as_utc(datetime(2026, 5, 20, 10, 0)))
+    with world.sessions() as s:
+        april = s.scalars(select(m.Period.id).where(m.Period.code == "2026-04")).one()
     [report] = [
-        r for r in world.outbox("report_owner") if r.recipient == "mark.ellison@ashdown.example"
+        r
+        for r in world.outbox("report_owner")
+        if r.recipient == "mark.ellison@ashdown.example"
+        and r.period_id == april
+        and "[MC-" in r.subject
     ]
     assert "[BV8a approve]:" in _text(report)
     assert world.provisional("BV8a")
