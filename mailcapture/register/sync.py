@@ -326,6 +326,16 @@ class _Sync:
         s.flush()
 
         targets = {(t.indicator_id, t.period_id): t for t in s.scalars(select(m.Target))}
+        # A target changed with `mailcapture target set` rests on an approval; a reload of
+        # a register that still has the old figure must not silently undo it.
+        approved = {
+            (c.indicator_id, c.period_id): c.new_value
+            for c in s.scalars(
+                select(m.TargetChange)
+                .where(m.TargetChange.indicator_id.is_not(None))
+                .order_by(m.TargetChange.recorded_at, m.TargetChange.id)
+            )
+        }
         for ind in reg.indicators:
             row = indicators[ind.code.casefold()]
             self.sync_links(
@@ -368,6 +378,11 @@ class _Sync:
                         )
                     )
                     self.changes.note("targets", "added", label)
+                elif (
+                    approved.get((row.id, period.id)) == existing.value
+                    and existing.value != target.value
+                ):
+                    self.changes.note("targets", "kept (approved change)", label)
                 elif _assign(existing, values):
                     existing.updated_at = self.now
                     self.changes.note("targets", "updated", label)

@@ -154,6 +154,14 @@ def test_target_changes_checked_against_the_authority_table(loaded) -> None:
     assert listed.code == 0, listed.stderr
     assert "LHM01" in listed.stdout and "Universal credit migration" in listed.stdout
 
+    # Loading the register again (it still says 97.5 for BV8a's year, and has no Q2
+    # target for LHM01) keeps the approved targets.
+    again = load_folder(CONFIG_DIR, sessions, datetime(2026, 6, 3, tzinfo=UTC))
+    assert again.changes.as_dict() == {"targets": {"kept (approved change)": ["BV8a 2026/27"]}}
+    with sessions() as s:
+        assert target_of(s, "BV8a", "2026/27").value == D(96)
+        assert target_of(s, "LHM01", "2026/27 Q2").value == D("2.5")
+
 
 def _approve_all(sessions: sessionmaker[Session], period: str) -> int:
     """Sign-offs as an owner's answer to the owner report would record them."""
