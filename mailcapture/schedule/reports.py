@@ -298,7 +298,7 @@ class _MonthRun:
             key = f"exception:{self.month.code}:{person.id}"
             if key in self.done:
                 continue
-            view = build.exception_view(self.data, self.council, person, self.charts)
+            view = build.exception_view(self.data, self.council, person)
             self._queue(
                 ReportMail(kind="exception", key=key, period_id=self.month_row.id, person=person),
                 view,

@@ -63,15 +63,19 @@ def _heads() -> dict[str, str]:
     return {d.code: d.head for d in _register().departments}
 
 
-def _outbox(sessions: sessionmaker[Session], kind: str) -> list[m.OutboxMessage]:
+def _outbox(
+    sessions: sessionmaker[Session], kind: str, period: str | None = None
+) -> list[m.OutboxMessage]:
+    query = (
+        select(m.OutboxMessage)
+        .join(m.Period, m.Period.id == m.OutboxMessage.period_id)
+        .where(m.OutboxMessage.kind == f"report_{kind}")
+        .order_by(m.OutboxMessage.id)
+    )
+    if period is not None:
+        query = query.where(m.Period.code == period)
     with sessions() as s:
-        return list(
-            s.scalars(
-                select(m.OutboxMessage)
-                .where(m.OutboxMessage.kind == f"report_{kind}")
-                .order_by(m.OutboxMessage.id)
-            )
-        )
+        return list(s.scalars(query))
 
 
 def _parsed(raw: bytes) -> EmailMessage:
@@ -127,7 +131,12 @@ def test_owner_department_and_exception_reports(april: sessionmaker[Session]) ->
     assert "quarterly" not in times
 
     tick(sessions, times["owner"])
-    owner_mail = _outbox(sessions, "owner")
+    # March 2026's reports go the same day: they waited for 2025/26's annual due date.
+    assert {r.period_id for r in _outbox(sessions, "owner")} == {
+        _period_id(sessions, "2026-03"),
+        _period_id(sessions, "2026-04"),
+    }
+    owner_mail = _outbox(sessions, "owner", "2026-04")
     assert _outbox(sessions, "department") == []
     with sessions() as s:
         runs = {r.outbox_id: r for r in s.scalars(select(m.ReportRun))}
@@ -183,8 +192,8 @@ def test_owner_department_and_exception_reports(april: sessionmaker[Session]) ->
 
     # Department and exception reports, five days later.
     tick(sessions, times["department"])
-    department = _outbox(sessions, "department")
-    exception = _outbox(sessions, "exception")
+    department = _outbox(sessions, "department", "2026-04")
+    exception = _outbox(sessions, "exception", "2026-04")
     with sessions() as s:
         runs = {r.outbox_id: r for r in s.scalars(select(m.ReportRun))}
         departments = {d.id: d.code for d in s.scalars(select(m.Department))}
@@ -211,7 +220,7 @@ def test_owner_department_and_exception_reports(april: sessionmaker[Session]) ->
         _check_lines(row.raw)
 
     # A second tick, the same day or the next, queues no report again.
-    before = len(_outbox(sessions, "owner") + department + exception)
+    before = sum(len(_outbox(sessions, k)) for k in ("owner", "department", "exception"))
     queue_reports(sessions, times["department"] + timedelta(minutes=5))
     tick(sessions, times["department"] + timedelta(days=1))
     after = sum(len(_outbox(sessions, k)) for k in ("owner", "department", "exception"))

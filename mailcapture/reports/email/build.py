@@ -488,9 +488,7 @@ def exceptions_block(
     )
 
 
-def exception_view(
-    data: RunData, council: Council, recipient: m.Person, charts: ChartMaker
-) -> ExceptionReportView:
+def exception_view(data: RunData, council: Council, recipient: m.Person) -> ExceptionReportView:
     return ExceptionReportView(
         council=council,
         recipient=Person(recipient.name, recipient.email),

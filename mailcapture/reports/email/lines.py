@@ -122,6 +122,7 @@ def indicator_line(
     else:
         body = value + (f" (target {target})" if target else "")
         body += "".join(f", {w}" for w in (rag, trend_word(row.trend)) if w)
+    line = summary_line(row.code, row.title, body, flags)
     return IndicatorLine(
         code=row.code,
         title=one_line(row.title),
@@ -135,12 +136,13 @@ def indicator_line(
         last_year=last_year,
         flags=flags,
         reason=row.reason,
-        line=summary_line(row.code, row.title, body, flags),
+        line=line,
         words=_words(row, label, value, target, rag, previous, last_year),
         comments=comment_views(comments),
         needs_commentary=needs_commentary,
         awaiting_signoff="provisional" in flags,
         chart=chart,
+        title_shortened=f"] {one_line(row.title)}: " not in line,
     )
 
 

@@ -52,6 +52,8 @@ class IndicatorLine:
     needs_commentary: str | None = None
     awaiting_signoff: bool = False
     chart: ChartRef | None = None
+    #: The title in ``line`` was cut short to keep it within 78 characters.
+    title_shortened: bool = False
 
 
 @dataclass(frozen=True)
