@@ -21,6 +21,7 @@ from mailcapture.mailflow.store import Envelope
 from mailcapture.outbox.service import send_due
 from mailcapture.register.loader import load_folder
 from mailcapture.reports import export
+from mailcapture.reports.period_locks import locks_in_force
 from mailcapture.runtime import Runtime
 from mailcapture.schedule.tick import tick as run_tick
 from mailcapture.schedule.timetable import load_timetable
@@ -69,6 +70,8 @@ def status() -> None:
         timetable = load_timetable(session)
         upcoming = timetable.next_requests(now)
         console.print(_service_table(session))
+        locked = locks_in_force(session)
+        console.print(f"periods locked: {', '.join(locked) if locked else 'none'}", markup=False)
     runtime.close()
     table = Table(title=f"Next requests after {_local(now)}")
     for column in ("frequency", "period", "requests go out", "due"):

@@ -209,6 +209,8 @@ def test_lock_needs_the_performance_team_and_every_value_signed_off(loaded) -> N
     again = run_cli("lock", "2025-04", "--by", "alison.reeve@ashdown.example", env=env)
     assert again.code == 0, again.stderr
     assert "2025-04 is already locked (2025-04 on 2026-05-21 09:00 by Martin Shaw)" in again.stdout
+    status = run_cli("status", env=env)
+    assert "periods locked: 2025-04 on 2026-05-21 09:00 by Martin Shaw" in status.stdout
 
     missing_reason = run_cli("unlock", "2025-04", "--by", "martin.shaw@ashdown.example", env=env)
     assert missing_reason.code != 0
