@@ -39,6 +39,7 @@ MARK = "Mark Ellison <mark.ellison@ashdown.example>"
 ALISON = "Alison Reeve <alison.reeve@ashdown.example>"
 RICHARD = "Richard Okafor <richard.okafor@ashdown.example>"
 CLAIRE = "Claire Donnelly <claire.donnelly@ashdown.example>"
+EMMA = "Emma Kirkby <emma.kirkby@ashdown.example>"
 STRANGER = "Pat Stranger <pat@elsewhere.example>"
 
 
@@ -255,6 +256,20 @@ def test_owner_approves_one_code_and_only_their_own(world: World) -> None:
     assert "1 approved" in confirmation.subject
     assert "BV8a" in text and "94.9%" in text
     assert "Nothing in this report awaits your sign-off" in text
+    # A reply that lost the token (plain address, subject retyped) is matched by
+    # In-Reply-To; after the report's token expires nothing is recorded.
+    lost = clients.parsed(clients.phone(report, MARK, "[BV8a comment]: Paid late in week 2."))
+    lost.replace_header("To", "performance@ashdown.example")
+    lost.replace_header("Subject", "April figures")
+    by_reference = world.ingest(lost.as_bytes())
+    assert by_reference.outcome == "report-answer", by_reference
+    assert world.message(by_reference.id).report_run_id is not None
+    expired = world.ingest(
+        clients.phone(report, MARK, "[BV8a query]: check it"),
+        at=as_utc(datetime(2026, 9, 1, 9, 0)),
+    )
+    assert expired.outcome == "expired", expired
+    assert world.signoffs("BV8a") == [("approved", None, True)]
     # The confirmation answers the report: its Reply-To carries the report's token.
     with world.sessions() as s:
         token = s.scalars(
@@ -438,3 +453,46 @@ def test_answers_to_the_real_owner_report_from_the_timetable(world: World) -> No
     assert (body, role) == ("Backlog from the new invoice system.", "owner")
     last = world.outbox("report_answer_confirmation")[-1]
     assert "1 comment" in last.subject
+
+    # The department reports: Richard Okafor heads Resources; Emma Kirkby is the
+    # registered delegate of Sarah Whitfield, who heads Communities and Housing.
+    tick(world.sessions, as_utc(datetime(2026, 5, 29, 10, 0)))
+    reports = {
+        r.recipient: r
+        for r in world.outbox("report_department")
+        if r.period_id == april and "[MC-" in r.subject
+    }
+    richard = world.ingest(
+        clients.outlook_in_place(
+            reports["richard.okafor@ashdown.example"].raw,
+            RICHARD,
+            {"RES comment": "Payments recovered in May; see BV8a."},
+        ),
+        at=as_utc(datetime(2026, 5, 29, 11, 0)),
+    )
+    assert richard.outcome == "report-answer", richard
+    emma = world.ingest(
+        clients.gmail_top_posted(
+            reports["sarah.whitfield@ashdown.example"].raw,
+            EMMA,
+            "[CHS comment]: Sarah is on leave; housing figures are steady.\n\nEmma",
+        ),
+        at=as_utc(datetime(2026, 5, 29, 12, 0)),
+    )
+    assert emma.outcome == "report-answer", emma
+    with world.sessions() as s:
+        found = s.execute(
+            select(m.Department.code, m.Commentary.body, m.Commentary.author_role)
+            .join(m.Department, m.Department.id == m.Commentary.department_id)
+            .where(m.Commentary.subject == "department")
+            .order_by(m.Commentary.id)
+        ).all()
+        [delegated] = s.scalars(
+            select(m.Commentary).where(m.Commentary.inbound_message_id == emma.id)
+        ).all()
+        assert s.get_one(m.Person, delegated.submitted_by_id).email == EMMA.split("<")[1][:-1]
+        assert s.get_one(m.Person, delegated.on_behalf_of_id or 0).name == "Sarah Whitfield"
+    assert [tuple(r) for r in found] == [
+        ("RES", "Payments recovered in May; see BV8a.", "head_of_service"),
+        ("CHS", "Sarah is on leave; housing figures are steady.", "head_of_service"),
+    ]
