@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +31,8 @@ from mailcapture.domain.enums import (
 )
 from mailcapture.domain.periods import parse_period
 from mailcapture.register.loader import load_folder
+from mailcapture.reports.export import to_xlsx
+from mailcapture.reports.indicator_export import INDICATOR_COLUMNS, indicators_table
 from mailcapture.reports.queries import indicator_values
 from mailcapture.reports.targets import mark_reported, target_changes_for
 from tests.conftest import CONFIG_DIR
@@ -285,6 +288,14 @@ def test_export_indicators_matches_the_computed_values(loaded, tmp_path) -> None
         r for r in csv.DictReader(io.StringIO(as_csv.stdout)) if r["indicator"] == "BV8a"
     ]
     assert bv8a_line["commentary"] == 'Mark Ellison (owner): =HYPERLINK("http://evil.example")'
+
+    # The spreadsheet has the same rows, with figures as numbers.
+    with sessions() as s:
+        book = load_workbook(io.BytesIO(to_xlsx(indicators_table(s, parse_period("2025/26 Q1")))))
+    sheet = [row for row in book.active.iter_rows(values_only=True)]
+    assert sheet[0] == INDICATOR_COLUMNS
+    assert len(sheet) == 1 + len(computed)
+    assert [r[3] for r in sheet if r[0] == "BV8a"] == [97.4]
 
     every = run_cli("export", "indicators", "--format", "csv", env=env)
     lines = list(csv.DictReader(io.StringIO(every.stdout)))
