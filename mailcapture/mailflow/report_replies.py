@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from mailcapture.compose import report_views as rv
@@ -138,62 +138,65 @@ class _Scope:
 
 
 def _scope(session: Session, report_run: m.ReportRun, addressee: m.Person, sent: str) -> _Scope:
+    """What the report listed for this reader, loaded by code: a handful of rows, however
+    large the register (the sent report's answer lines name them; without the sent text,
+    what a report of this kind lists for this reader)."""
+    if sent.strip():
+        wanted = {code.upper() for code in listed_codes(sent)}
+        indicator_filter = func.upper(m.Indicator.code).in_(sorted(wanted))
+        project_filter = or_(
+            func.upper(m.Milestone.code).in_(sorted(wanted)),
+            func.upper(m.Project.code).in_(sorted(wanted)),
+        )
+        department_filter = func.upper(m.Department.code).in_(sorted(wanted))
+    else:
+        departments_headed = _departments_answered(session, report_run, addressee)
+        areas = select(m.ServiceArea.id).where(m.ServiceArea.department_id.in_(departments_headed))
+        department_filter = m.Department.id.in_(departments_headed)
+        if report_run.report_kind == "department":
+            indicator_filter = m.Indicator.service_area_id.in_(areas)
+            project_filter = m.Project.service_area_id.in_(areas)
+        else:
+            indicator_filter = m.Indicator.owner_id == addressee.id
+            project_filter = m.Project.owner_id == addressee.id
     indicators = {
         i.code.upper(): i
-        for i in session.scalars(select(m.Indicator).where(m.Indicator.retired_at.is_(None)))
+        for i in session.scalars(
+            select(m.Indicator).where(m.Indicator.retired_at.is_(None), indicator_filter)
+        )
     }
     milestones: dict[str, m.Milestone] = {}
     for milestone, project in session.execute(
         select(m.Milestone, m.Project)
         .join(m.Project, m.Project.id == m.Milestone.project_id)
-        .where(m.Milestone.retired_at.is_(None))
+        .where(m.Milestone.retired_at.is_(None), project_filter)
     ):
         milestones[milestone.code.upper()] = milestone
         if milestone.is_overall:
             milestones.setdefault(project.code.upper(), milestone)  # "[P07 comment]"
-    departments = {d.code.upper(): d for d in session.scalars(select(m.Department))}
-    roles = {r.role for r in addressee.roles}
-    performance_team = Role.PERFORMANCE_TEAM in roles
-    listed: set[str]
+    departments = {
+        d.code.upper(): d for d in session.scalars(select(m.Department).where(department_filter))
+    }
+    listed = set(indicators) | set(milestones) | set(departments)
     if sent.strip():
-        found = {code.upper() for code in listed_codes(sent)}
-        listed = found & (indicators.keys() | milestones.keys() | departments.keys())
-    else:
-        listed = _authorised(session, report_run, addressee, indicators, milestones)
+        listed &= wanted
+    performance_team = Role.PERFORMANCE_TEAM in {r.role for r in addressee.roles}
     return _Scope(indicators, milestones, departments, listed, performance_team)
 
 
-def _authorised(
-    session: Session,
-    report_run: m.ReportRun,
-    addressee: m.Person,
-    indicators: dict[str, m.Indicator],
-    milestones: dict[str, m.Milestone],
-) -> set[str]:
-    """When we cannot read what we sent: what a report of this kind lists for this reader."""
-    if report_run.report_kind == "department":
-        heads = set(
-            session.scalars(
-                select(m.DepartmentHead.department_id).where(
-                    m.DepartmentHead.person_id == addressee.id
-                )
-            )
+def _departments_answered(
+    session: Session, report_run: m.ReportRun, addressee: m.Person
+) -> list[int]:
+    """A department report's department (or those its reader heads); none for others."""
+    if report_run.report_kind != "department":
+        return []
+    if report_run.department_id is not None:
+        return [report_run.department_id]
+    return list(
+        session.scalars(
+            select(m.DepartmentHead.department_id).where(m.DepartmentHead.person_id == addressee.id)
         )
-        if report_run.department_id is not None:
-            heads = {report_run.department_id}
-        areas = set(
-            session.scalars(select(m.ServiceArea.id).where(m.ServiceArea.department_id.in_(heads)))
-        )
-        codes = {
-            d.upper()
-            for d in session.scalars(select(m.Department.code).where(m.Department.id.in_(heads)))
-        }
-        codes |= {c for c, i in indicators.items() if i.service_area_id in areas}
-        codes |= {c for c, ms in milestones.items() if ms.project.service_area_id in areas}
-        return codes
-    codes = {c for c, i in indicators.items() if i.owner_id == addressee.id}
-    codes |= {c for c, ms in milestones.items() if ms.project.owner_id == addressee.id}
-    return codes
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -368,7 +371,7 @@ class _ReportAnswer:
     def apply(self) -> None:
         sent = self.sent_text()
         self.scope = _scope(self.session, self.report_run, self.addressee, sent)
-        known = self.scope.listed | self.scope.indicators.keys()
+        known = self.scope.listed
         reading = read_report_reply(self.decoded.text, sent or None, known)
         self.run.row.answer_text = clean_text(
             "\n".join(a.text for a in reading.answers) or reading.other_text

@@ -225,7 +225,8 @@ def world(sessions: sessionmaker[Session]) -> World:
 
 
 def test_owner_approves_one_code_and_only_their_own(world: World) -> None:
-    report = world.send_report("mark.ellison@ashdown.example", ["BV8a"])
+    # The report also shows NI181 (Claire Donnelly's) to Mark, for information.
+    report = world.send_report("mark.ellison@ashdown.example", ["BV8a", "NI181"])
     assert world.provisional("BV8a")
 
     # A stranger and a registered person who is not the addressee are refused.
@@ -234,14 +235,18 @@ def test_owner_approves_one_code_and_only_their_own(world: World) -> None:
     claire = world.ingest(clients.phone(report, CLAIRE, "[BV8a approve]"))
     assert claire.outcome == "wrong-person"
     assert world.message(claire.id).report_run_id is not None
-    # Approving an indicator that is not Mark's (BV12 is Joanne Fletcher's) is refused.
-    other = world.ingest(clients.phone(report, MARK, "[BV12 approve]: yes"))
+    # Approving an indicator that is not Mark's is refused: NI181 is in his report but is
+    # Claire Donnelly's; BV12 (Joanne Fletcher's) is not in his report at all.
+    other = world.ingest(clients.phone(report, MARK, "[NI181 approve]: yes\n[BV12 approve]: yes"))
     assert other.outcome == "report-refused", other
+    assert world.signoffs("NI181") == []
     assert world.signoffs("BV12") == []
     assert world.signoffs("BV8a") == []
     assert world.provisional("BV8a")
     [refusal] = world.outbox("report_answer_confirmation")
-    assert "BV12 was not in this report" in " ".join(_text(refusal).split())
+    refused = " ".join(_text(refusal).split())
+    assert "BV12 is not in this report; [BV12 approve] was not taken" in refused
+    assert "only NI181's owner, Claire Donnelly, or the performance team can sign" in refused
 
     # Outlook: "x" typed after the colon of the approve line in the quoted report.
     result = world.ingest(
