@@ -16,7 +16,8 @@ Decisions worth knowing:
 * A change counts as "reported for a period" when it was marked reported after that
   period ended and no later than the end of the next period of the same kind: re-running
   the Q1 report in August shows the same changes it showed in July, and the Q2 report
-  does not repeat them.
+  does not repeat them. The end-of-year report (a year period) lists every change to
+  the year's targets, reported before or not: it is the record of the year.
 * A new target without ``--tolerance`` keeps the indicator's default tolerance; an
   existing target keeps its own.
 """
@@ -42,7 +43,7 @@ from mailcapture.domain.authority import (
     target_change_kind,
 )
 from mailcapture.domain.enums import ApproverKind, ToleranceKind
-from mailcapture.domain.periods import Period, PeriodError
+from mailcapture.domain.periods import Period, PeriodError, PeriodKind
 
 
 class TargetError(ValueError):
@@ -69,19 +70,21 @@ class TargetChangeItem:
 
 
 def target_changes_for(session: Session, period: Period) -> list[TargetChangeItem]:
-    """Target changes for ``period``'s financial year not yet reported (or reported for it)."""
+    """Target changes for ``period``'s financial year not yet reported (or reported for it).
+
+    For a year, every change to that year's targets.
+    """
     window_end = _next_end(period)
     reported_here = m.TargetChange.reported_at > _end_of(period.end)
     if window_end is not None:
         reported_here = reported_here & (m.TargetChange.reported_at <= _end_of(window_end))
     query = (
         _changes_query()
-        .where(
-            m.Period.fy == period.fy,
-            or_(m.TargetChange.reported_at.is_(None), reported_here),
-        )
+        .where(m.Period.fy == period.fy)
         .order_by(m.TargetChange.recorded_at, m.TargetChange.id)
     )
+    if period.kind is not PeriodKind.YEAR:
+        query = query.where(or_(m.TargetChange.reported_at.is_(None), reported_here))
     return [_item(*row) for row in session.execute(query)]
 
 

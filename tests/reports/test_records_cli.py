@@ -152,6 +152,11 @@ def test_target_changes_checked_against_the_authority_table(loaded) -> None:
         assert [c.code for c in target_changes_for(s, q1)] == ["BV8a", "LHM01"]
         assert target_changes_for(s, q2) == []
         assert target_changes_for(s, parse_period("2025/26 Q4")) == []
+        # The end-of-year report lists the whole year's changes.
+        assert [c.code for c in target_changes_for(s, parse_period("2026/27"))] == [
+            "BV8a",
+            "LHM01",
+        ]
 
     listed = run_cli("target", "list", "--period", "2026/27 Q2", env=env)
     assert listed.code == 0, listed.stderr
