@@ -22,6 +22,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -64,6 +65,7 @@ def publish(session: Session, period: Period, now: datetime, out: Path) -> Publi
         raise PublishError(
             f"publish needs a quarter or a financial year, not a month ({period.code})"
         )
+    _writable(out)  # before the work, so a wrong --out fails at once
     annual = period.kind is PeriodKind.YEAR
     site = performance_report(session, period, now, annual=annual, everything=True)
     report = performance_report(session, period, now, annual=annual)
@@ -156,6 +158,15 @@ def environment() -> Environment:
         percent=fmt.percent,
     )
     return env
+
+
+def _writable(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PublishError(f"cannot write to {out}: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise PublishError(f"cannot write to {out}: Permission denied")
 
 
 def _write(out: Path, files: dict[str, bytes]) -> None:
