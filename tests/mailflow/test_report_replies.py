@@ -248,6 +248,15 @@ def test_owner_approves_one_code_and_only_their_own(world: World) -> None:
     assert "BV12 is not in this report; [BV12 approve] was not taken" in refused
     assert "only NI181's owner, Claire Donnelly, or the performance team can sign" in refused
 
+    # A forged sender, by our own receiving host's DMARC verdict, is held.
+    forged = (
+        b"Authentication-Results: mx.ashdown.example; dmarc=fail (p=none) "
+        b"header.from=ashdown.example\r\n" + clients.phone(report, MARK, "[BV8a approve]")
+    )
+    held = world.ingest(forged)
+    assert (held.state, held.outcome) == ("quarantined", "dmarc-fail"), held
+    assert world.signoffs("BV8a") == []
+
     # Outlook: "x" typed after the colon of the approve line in the quoted report.
     result = world.ingest(
         clients.outlook_in_place(report, MARK, {"BV8a approve": "x"}, top="Done.\nMark")
