@@ -448,3 +448,25 @@ def test_year_and_quarter_pdf_names() -> None:
 
     assert pdf_name(parse_period("Q1 2026/27")) == PDF
     assert pdf_name(parse_period("2026/27")) == "annual-report-2026-27.pdf"
+
+
+def test_file_names_are_safe_and_unique() -> None:
+    from types import SimpleNamespace
+
+    from mailcapture.publish.formatting import slug
+    from mailcapture.publish.site import Links
+
+    assert slug("NI 191") == "ni-191"
+    assert slug("../../etc/passwd") == "etc-passwd"
+    assert slug("<>") == "item"
+    entries = [SimpleNamespace(code=c) for c in ["NI 191", "NI-191", "ni/191"]]
+    report = SimpleNamespace(
+        departments=[SimpleNamespace(code="RES")],
+        indicators=entries,
+        projects=[SimpleNamespace(code="index")],
+    )
+    links = Links(report)  # type: ignore[arg-type]
+    names = [links.indicator(e.code) for e in entries]
+    assert names == ["indicator-ni-191.html", "indicator-ni-191-2.html", "indicator-ni-191-3.html"]
+    assert links.chart("NI-191") == "indicator-ni-191-2.png"
+    assert links.project("index") == "project-index.html"
