@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from mailcapture.domain.periods import Period, PeriodKind
 from mailcapture.publish import formatting as fmt
-from mailcapture.reports.content import PerformanceReport, performance_report
+from mailcapture.reports.content import PerformanceReport, performance_report, report_part
 from mailcapture.settings import PROJECT_ROOT
 
 SITE_TEMPLATES: Path = PROJECT_ROOT / "templates" / "site"
@@ -68,7 +68,7 @@ def publish(session: Session, period: Period, now: datetime, out: Path) -> Publi
     _writable(out)  # before the work, so a wrong --out fails at once
     annual = period.kind is PeriodKind.YEAR
     site = performance_report(session, period, now, annual=annual, everything=True)
-    report = performance_report(session, period, now, annual=annual)
+    report = report_part(site)
     files = site_files(site, pdf_name(period))
     files[pdf_name(period)] = render_pdf(report)
     _write(out, files)

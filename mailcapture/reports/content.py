@@ -13,7 +13,7 @@ Decisions worth knowing:
   matching kind (``quarterly`` for a quarter, ``annual`` for the end-of-year report),
   and only *key* projects, as a report to members is selective. ``everything=True``
   takes every live indicator and project instead: the published site is the whole
-  register for the period, the PDF the report.
+  register for the period, the PDF the report (:func:`report_part` of the same object).
 * **End of year.** ``annual=True`` reports on the financial year containing ``period``
   (asking for "2026/27 Q4" or "2026/27" gives the same report).
 * **History** is the last five quarters (so the same quarter last year is on the chart),
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -76,6 +76,8 @@ class IndicatorEntry:
     #: Why commentary is still needed (red / worsening without any), else None.
     commentary_needed: str | None
     chart: Chart
+    #: Whether the register puts the indicator in this (quarterly or annual) report.
+    in_report: bool = True
 
     @property
     def code(self) -> str:
@@ -180,7 +182,7 @@ def performance_report(
     if annual and period.kind is not PeriodKind.YEAR:
         period = Period(period.fy, PeriodKind.YEAR, 1)
     kind = ReportKind.ANNUAL if annual else ReportKind.QUARTERLY
-    meta = _indicator_meta(session, None if everything else kind)
+    meta = _indicator_meta(session, kind, everything=everything)
     codes = sorted(meta)
     history = (
         indicator_history_rows(session, period, HISTORY_LENGTH[period.kind], codes) if codes else {}
@@ -208,6 +210,7 @@ def performance_report(
                 comments=said,
                 commentary_needed=commentary_needed(row, said),
                 chart=chart_for(row, rows),
+                in_report=info["in_report"],
             )
         )
     by_department: dict[str, list[ProjectEntry]] = defaultdict(list)
@@ -245,6 +248,18 @@ def performance_report(
     )
 
 
+def report_part(report: PerformanceReport) -> PerformanceReport:
+    """Of an ``everything=True`` report, what the report itself holds: the indicators the
+    register puts in it and the key projects (one computation serves site and PDF)."""
+    departments = []
+    for dept in report.departments:
+        indicators = [e for e in dept.indicators if e.in_report]
+        projects = [p for p in dept.projects if p.is_key]
+        if indicators or projects:
+            departments.append(replace(dept, indicators=indicators, projects=projects))
+    return replace(report, departments=departments)
+
+
 def chart_for(row: IndicatorRow, history: Sequence[IndicatorRow]) -> Chart:
     """The indicator's history chart, titled with its code and title."""
     return history_chart(
@@ -260,8 +275,17 @@ def chart_for(row: IndicatorRow, history: Sequence[IndicatorRow]) -> Chart:
 # -------------------------------------------------------------------------- queries
 
 
-def _indicator_meta(session: Session, kind: ReportKind | None) -> dict[str, dict[str, Any]]:
-    """Department, service area, owner and description of the chosen live indicators."""
+def _indicator_meta(
+    session: Session, kind: ReportKind, *, everything: bool
+) -> dict[str, dict[str, Any]]:
+    """Department, service area, owner, description and report membership of the live
+    indicators (only those in the report of ``kind`` unless ``everything``)."""
+    in_report = (
+        select(m.IndicatorReport.indicator_id)
+        .join(m.ReportDefinition, m.ReportDefinition.id == m.IndicatorReport.report_id)
+        .where(m.ReportDefinition.kind == kind, m.ReportDefinition.retired_at.is_(None))
+    )
+    member = m.Indicator.id.in_(in_report)
     query = (
         select(
             m.Indicator.code,
@@ -269,22 +293,24 @@ def _indicator_meta(session: Session, kind: ReportKind | None) -> dict[str, dict
             m.Department.code,
             m.ServiceArea.name,
             m.Person.name,
+            member,
         )
         .join(m.ServiceArea, m.ServiceArea.id == m.Indicator.service_area_id)
         .join(m.Department, m.Department.id == m.ServiceArea.department_id)
         .join(m.Person, m.Person.id == m.Indicator.owner_id)
         .where(m.Indicator.retired_at.is_(None))
     )
-    if kind is not None:
-        in_report = (
-            select(m.IndicatorReport.indicator_id)
-            .join(m.ReportDefinition, m.ReportDefinition.id == m.IndicatorReport.report_id)
-            .where(m.ReportDefinition.kind == kind, m.ReportDefinition.retired_at.is_(None))
-        )
-        query = query.where(m.Indicator.id.in_(in_report))
+    if not everything:
+        query = query.where(member)
     return {
-        code: {"description": description, "department": dept, "service_area": area, "owner": owner}
-        for code, description, dept, area, owner in session.execute(query)
+        code: {
+            "description": description,
+            "department": dept,
+            "service_area": area,
+            "owner": owner,
+            "in_report": bool(in_it),
+        }
+        for code, description, dept, area, owner, in_it in session.execute(query)
     }
 
 
