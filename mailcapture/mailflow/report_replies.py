@@ -48,6 +48,7 @@ from mailcapture.mailflow.replies import over_hourly_limit
 from mailcapture.outbox.notices import Outgoing, council, person_view, queue_email, when_text
 from mailcapture.parsing.addressing import ReplyAddress, dmarc_failed, find_tokens
 from mailcapture.parsing.mime import DecodedMessage, clean_text
+from mailcapture.parsing.quotes import split_reply
 from mailcapture.parsing.report_reply import ReportReading, listed_codes, read_report_reply
 from mailcapture.reports.queries import IndicatorRow, indicator_values
 from mailcapture.reports.values import PROVISIONAL
@@ -373,9 +374,8 @@ class _ReportAnswer:
         self.scope = _scope(self.session, self.report_run, self.addressee, sent)
         known = self.scope.listed
         reading = read_report_reply(self.decoded.text, sent or None, known)
-        self.run.row.answer_text = clean_text(
-            "\n".join(a.text for a in reading.answers) or reading.other_text
-        )
+        # As for data requests: the sender's own words, beside the whole decoded text.
+        self.run.row.answer_text = clean_text(split_reply(self.decoded.text).new_text)
         self.run.stage(
             "parse",
             f"{len(reading.answers)} answer(s)" + (", approve all" if reading.approve_all else ""),
