@@ -468,6 +468,18 @@ def test_answers_to_the_real_owner_report_from_the_timetable(world: World) -> No
     last = world.outbox("report_answer_confirmation")[-1]
     assert "1 comment" in last.subject
 
+    # A later query supersedes the approval: the figure is provisional again.
+    requery = world.ingest(
+        clients.phone(report.raw, MARK, "[BV8a query]: the May ledger shows 1,251 paid"),
+        at=as_utc(datetime(2026, 5, 22, 9, 0)),
+    )
+    assert requery.outcome == "report-answer", requery
+    assert world.signoffs("BV8a") == [
+        ("approved", None, False),
+        ("queried", "the May ledger shows 1,251 paid", True),
+    ]
+    assert world.provisional("BV8a")
+
     # The department reports: Richard Okafor heads Resources; Emma Kirkby is the
     # registered delegate of Sarah Whitfield, who heads Communities and Housing.
     tick(world.sessions, as_utc(datetime(2026, 5, 29, 10, 0)))
