@@ -14,6 +14,7 @@ in its owner's, its department's and the exception report without being drawn th
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -141,22 +142,26 @@ class RunData:
     periods: list[Period]
     #: (period, row) for each live indicator in the period it is collected for.
     rows: list[tuple[Period, IndicatorRow]]
-    comments: dict[str, list[CommentItem]]
-    exceptions: Exceptions
+    #: Commentary by period code, then by indicator code (and ``dept:<CODE>``).
+    comments: dict[str, dict[str, list[CommentItem]]]
+    session: Session
     meta: dict[str, tuple[int, str, str, str]]  # code -> (owner id, dept, area, area name)
+
+    @functools.cached_property
+    def exceptions(self) -> Exceptions:
+        """Computed on first use: owner reports do not need them."""
+        return merged_exceptions(self.session, self.periods, self.now)
 
 
 def run_data(session: Session, month: Period, now: datetime) -> RunData:
     periods = covered_periods(month)
     rows: list[tuple[Period, IndicatorRow]] = []
-    comments: dict[str, list[CommentItem]] = {}
+    comments: dict[str, dict[str, list[CommentItem]]] = {}
     for period in periods:
         for row in indicator_values(session, period):
             if COLLECTED_KIND[row.frequency] is period.kind:
                 rows.append((period, row))
-        for key, items in commentary_for(session, period).items():
-            comments.setdefault(key, [])
-            comments[key].extend(i for i in items if i not in comments[key])
+        comments[period.code] = commentary_for(session, period)
     meta = {
         code: (owner_id, dept, area, name)
         for code, owner_id, dept, area, name in session.execute(
@@ -177,7 +182,7 @@ def run_data(session: Session, month: Period, now: datetime) -> RunData:
         periods=periods,
         rows=rows,
         comments=comments,
-        exceptions=merged_exceptions(session, periods, now),
+        session=session,
         meta=meta,
     )
 
@@ -195,7 +200,7 @@ def merged_exceptions(session: Session, periods: Sequence[Period], now: datetime
         found = exceptions(session, period, now)
         red.extend(r for r in found.red if COLLECTED_KIND[r.frequency] is period.kind)
         worsening.extend(r for r in found.worsening if COLLECTED_KIND[r.frequency] is period.kind)
-    longest = exceptions(session, periods[-1], now) if len(periods) > 1 else found
+    longest = found  # periods run from the month to the longest
     return Exceptions(
         period=periods[0],
         red=red,
@@ -208,7 +213,7 @@ def merged_exceptions(session: Session, periods: Sequence[Period], now: datetime
 def _line(
     data: RunData, period: Period, row: IndicatorRow, charts: ChartMaker | None
 ) -> IndicatorLine:
-    said = data.comments.get(row.code, [])
+    said = data.comments[period.code].get(row.code, [])
     return indicator_line(
         row,
         comments=said,
@@ -424,7 +429,9 @@ def department_view(
         projects=tuple(project_blocks(session, data, department=code)),
         returns=tuple(returns),
         exceptions=exceptions_block(data, charts, department=code),
-        comments=comment_views(data.comments.get(f"{DEPARTMENT_PREFIX}{code}", [])),
+        comments=comment_views(
+            data.comments[data.month.code].get(f"{DEPARTMENT_PREFIX}{code}", [])
+        ),
     )
 
 
@@ -528,7 +535,9 @@ def performance_view(
             indicators=tuple(line(e) for e in dept.indicators),
             projects=tuple(_project_block(p) for p in dept.projects),
             comments=comment_views(dept.comments),
-            returns=_returns_line(dept.name, period, dept.returns) if dept.returns else None,
+            returns=_returns_line(dept.name, period, dept.returns)
+            if dept.returns and dept.returns.expected
+            else None,
         )
         for dept in report.departments
     )
@@ -578,12 +587,22 @@ def performance_view(
             )
             for c in report.target_changes
         ),
-        returns=tuple(
-            _returns_line(r.department or "", period, r) for r in report.returns.departments
-        )
-        + ((_returns_line("Total", period, report.returns.total),) if report.returns.total else ()),
+        returns=_members_returns(report),
         summary=summary,
     )
+
+
+def _members_returns(report: content.PerformanceReport) -> tuple[ReturnsLine, ...]:
+    """Each department's completeness and the total; nothing when nothing was asked."""
+    total = report.returns.total
+    if total is None or not total.expected:
+        return ()
+    rows = [
+        _returns_line(r.department or "", report.period, r)
+        for r in report.returns.departments
+        if r.expected
+    ]
+    return (*rows, _returns_line("Total", report.period, total))
 
 
 def _project_block(project: content.ProjectEntry) -> ProjectBlock:
