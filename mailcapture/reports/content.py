@@ -22,8 +22,9 @@ Decisions worth knowing:
 * **Milestones** show the latest status sent for a period ending by the report period's
   end, so a report on a past quarter says what was known then; "overdue" comes from
   :func:`.exceptions.exceptions` so the exception list and the project tables agree.
-* **Target changes** come from helper B's :mod:`.targets`; until that lands the list is
-  empty rather than the report failing (see :func:`_target_changes`).
+* **Target changes** are :func:`.targets.target_changes_for` the period (not yet reported,
+  or reported for this period). Computing the content never marks them reported: the
+  report email does that when it is queued, so publishing can be repeated freely.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from mailcapture.reports.exceptions import Exceptions, exceptions
 from mailcapture.reports.history import indicator_history_rows
 from mailcapture.reports.queries import IndicatorRow
 from mailcapture.reports.returns import ReturnsRow, ReturnsStatus, returns_status
+from mailcapture.reports.targets import TargetChangeItem, target_changes_for
 from mailcapture.reports.values import Rag
 
 #: How many periods of history each kind of report shows (five quarters: the same
@@ -142,7 +144,7 @@ class PerformanceReport:
     as_at: datetime
     departments: list[DepartmentSection]
     exceptions: Exceptions
-    target_changes: list[Any]
+    target_changes: list[TargetChangeItem]
     returns: ReturnsStatus
     history_periods: list[str] = field(default_factory=list)
 
@@ -242,7 +244,7 @@ def performance_report(
         as_at=now,
         departments=departments,
         exceptions=found,
-        target_changes=_target_changes(session, period),
+        target_changes=target_changes_for(session, period),
         returns=returns,
         history_periods=[r.current.period for r in first],
     )
@@ -427,12 +429,3 @@ def _council(session: Session) -> str:
     if row is None:
         return "the council"
     return str(row.value.get("council") or "the council")
-
-
-def _target_changes(session: Session, period: Period) -> list[Any]:
-    """Helper B's target changes for the period; an empty list until that module lands."""
-    try:
-        from mailcapture.reports.targets import target_changes_for
-    except ImportError:
-        return []
-    return list(target_changes_for(session, period))

@@ -50,6 +50,7 @@ PDF = "quarterly-report-2026-27-q1.pdf"
 PUBLISHED_AT = "2026-07-27T09:00"  # after the Q1 due date (working day 15: 21 July)
 HOSTILE_TITLE = '<script>alert("x")</script> Calls answered & <b>resolved</b>'
 HOSTILE_COMMENT = "Late invoices <img src=x onerror=alert(1)> from the new ledger"
+HOSTILE_REASON = "Ledger migration <b>backlog</b>"
 IN_CI = os.environ.get("CI") == "true"
 
 
@@ -234,6 +235,13 @@ def test_publish_after_a_simulated_quarter(
 ) -> None:
     require_pango()
     simulate_quarter(sessions)
+    # The head of service lowers BV8a's Q1 target (97.5% for the year) to 97%.
+    target = run_cli(
+        *("target", "set", "BV8a", "2026/27 Q1", "97", "--reason", HOSTILE_REASON),
+        *("--approved-by", "richard.okafor@ashdown.example"),
+        env=cli_env,
+    )
+    assert target.code == 0, target.stderr
     site = tmp_path / "site"
     done = run_cli(
         "publish", "--period", "2026/27 q1", "--out", str(site), "--now", PUBLISHED_AT, env=cli_env
@@ -275,7 +283,7 @@ def check_numbers(html: dict[str, str], expected: dict[str, str]) -> None:
     ]  # fmt: skip
     q1 = history[Q1]
     assert q1["Value"] == f"{expected['BV8a']} provisional"
-    assert (q1["Target"], q1["Status"]) == ("97.5%", "Amber")  # 97.4 within 2 of 97.5
+    assert (q1["Target"], q1["Status"]) == ("97%", "Green")  # the Q1 target set above
     assert history["2025/26 Q1"]["Value"] == "97.4% provisional"  # same figures a year ago
     assert HOSTILE_COMMENT in html["indicator-bv8a.html"].replace("&lt;", "<").replace("&gt;", ">")
     summary = Page(html["index.html"])
@@ -303,6 +311,9 @@ def check_pdf(path: Path, expected: dict[str, str]) -> None:
         shown = [text[i + len(row) :].split(" provisional")[0] for i in starts]
         assert expected[code] in shown, (code, shown)
     assert len(reader.pages) >= 5
+    changes = text[text.index("Targets changed since the last report") :]
+    assert "BV8a 2026/27 Q1 97.5 97 Ledger migration <b>backlog" in changes
+    assert "Richard Okafor (head of service)" in changes
 
 
 def check_accessibility(html: dict[str, str], site: Path) -> None:
@@ -331,7 +342,7 @@ def check_accessibility(html: dict[str, str], site: Path) -> None:
     assert statuses <= {"Red", "Amber", "Green", "No status"}
     [alt] = [i["alt"] for i in bv8a.images]
     assert alt is not None and "Latest value 97.4% for 2026/27 Q1" in alt
-    assert "against a target of 97.5%" in alt
+    assert "against a target of 97%;" in alt
     check_contrast((site / "style.css").read_text())
 
 
@@ -360,6 +371,7 @@ def check_escaping(html: dict[str, str]) -> None:
         assert "<img src=x" not in text, name
     assert "&lt;script&gt;alert(" in html["indicator-lcs01.html"]
     assert "&lt;img src=x onerror=alert(1)&gt;" in html["indicator-bv8a.html"]
+    assert "<b>backlog" not in html["index.html"]
 
 
 def check_deterministic(sessions: sessionmaker[Session], site: Path, again: Path) -> None:
