@@ -30,7 +30,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -167,7 +167,8 @@ class PerformanceReport:
         return rag_counts(e.row for e in self.indicators)
 
 
-def rag_counts(rows: Any) -> dict[Rag, int]:
+def rag_counts(rows: Iterable[IndicatorRow]) -> dict[Rag, int]:
+    """How many rows are red, amber, green and without a status, in that order."""
     counted = Counter(r.rag for r in rows)
     return {rag: counted.get(rag, 0) for rag in RAG_ORDER}
 
