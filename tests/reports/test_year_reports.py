@@ -96,7 +96,8 @@ def _expected(timetable: Timetable) -> tuple[Counter[str], dict[str, set[str]]]:
             elif kind == "exception":
                 counts[kind] += len(_listed(ReportKind.EXCEPTION))
             else:
-                period = month.parent() if kind == "quarterly" else Period(month.fy, PeriodKind.YEAR, 1)
+                year = Period(month.fy, PeriodKind.YEAR, 1)
+                period = month.parent() if kind == "quarterly" else year
                 assert period is not None
                 recipients = _listed(ReportKind(kind))
                 counts[kind] += len(recipients)
