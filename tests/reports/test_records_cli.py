@@ -33,12 +33,15 @@ from mailcapture.domain.periods import parse_period
 from mailcapture.register.loader import load_folder
 from mailcapture.reports.export import to_xlsx
 from mailcapture.reports.indicator_export import INDICATOR_COLUMNS, indicators_table
+from mailcapture.reports.period_locks import LockRefused, lock_period
 from mailcapture.reports.queries import indicator_values
-from mailcapture.reports.targets import mark_reported, target_changes_for
+from mailcapture.reports.targets import TargetError, mark_reported, set_target, target_changes_for
 from tests.conftest import CONFIG_DIR
 from tests.snapshots import run_cli
 
 D = Decimal
+APRIL_2025 = parse_period("2025-04")
+NOW = datetime(2026, 5, 20, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -70,22 +73,33 @@ def test_target_changes_checked_against_the_authority_table(loaded) -> None:
         "executive or the head of service (Resources: Richard Okafor); "
         "martin.shaw@ashdown.example is the performance team"
     )
-    owner = run_cli(
-        *("target", "set", "BV8a", "2026/27 Q2", "95", "--reason", "dip"),
-        *("--approved-by", "mark.ellison@ashdown.example"),
-        env=env,
+    # The same check in process (the CLI above shows how a refusal reaches the user).
+    with sessions() as s:
+        refusals = []
+        for code, period, approver in [
+            ("BV8a", "2026/27 Q2", "mark.ellison@ashdown.example"),  # the owner
+            # A delegate of Sarah Whitfield may approve in-year changes for Housing only.
+            ("LHM01", "2026/27", "emma.kirkby@ashdown.example"),
+            ("BV8a", "2026/27 Q2", "emma.kirkby@ashdown.example"),
+        ]:
+            with pytest.raises(TargetError) as refused_here:
+                set_target(
+                    s,
+                    code,
+                    parse_period(period),
+                    D(95),
+                    reason="x",
+                    approved_by=approver,
+                    now=datetime(2026, 6, 1, tzinfo=UTC),
+                )
+            refusals.append(str(refused_here.value))
+        s.rollback()
+    assert refusals[0].startswith("refused: an in-year target change for BV8a needs the head")
+    assert refusals[0].endswith("; mark.ellison@ashdown.example is the indicator's owner")
+    assert refusals[1].endswith(
+        "emma.kirkby@ashdown.example is a registered delegate of the head of service"
     )
-    assert owner.code == 1
-    assert "an in-year target change for BV8a needs the head of service" in owner.stderr
-    assert "mark.ellison@ashdown.example is the indicator's owner" in owner.stderr
-    # A delegate of Sarah Whitfield may approve in-year changes for Housing, not year-end.
-    delegate_year = run_cli(
-        *("target", "set", "LHM01", "2026/27", "2.5", "--reason", "x"),
-        *("--approved-by", "emma.kirkby@ashdown.example"),
-        env=env,
-    )
-    assert delegate_year.code == 1
-    assert "is a registered delegate of the head of service" in delegate_year.stderr
+    assert refusals[2].endswith("emma.kirkby@ashdown.example holds no approving role for BV8a")
     with sessions() as s:
         assert s.scalars(select(m.TargetChange)).all() == []
         assert target_of(s, "BV8a", "2026/27").value == D("97.5")
@@ -192,18 +206,16 @@ def _approve_all(sessions: sessionmaker[Session], period: str) -> int:
 
 def test_lock_needs_the_performance_team_and_every_value_signed_off(loaded) -> None:
     env, sessions = loaded
-    stranger = run_cli("lock", "2025-04", "--by", "kevin.walsh@ashdown.example", env=env)
-    assert stranger.code == 1
-    assert "only the performance team may lock a period" in stranger.stderr
-
+    with sessions() as s:
+        with pytest.raises(LockRefused, match="only the performance team may lock a period"):
+            lock_period(s, APRIL_2025, by="kevin.walsh@ashdown.example", now=NOW)
+        with pytest.raises(LockRefused, match="--force needs a reason"):
+            lock_period(s, APRIL_2025, by="martin.shaw@ashdown.example", now=NOW, force=True)
+        s.rollback()
     unsigned = run_cli("lock", "2025-04", "--by", "martin.shaw@ashdown.example", env=env)
     assert unsigned.code == 1
     assert "refused: 17 indicator value(s) for 2025-04 not signed off (BV212," in unsigned.stderr
     assert "--force --reason" in unsigned.stderr
-    no_reason = run_cli(
-        "lock", "2025-04", "--by", "martin.shaw@ashdown.example", "--force", env=env
-    )
-    assert no_reason.code == 1
     with sessions() as s:
         assert s.scalars(select(m.PeriodLock)).all() == []
 
