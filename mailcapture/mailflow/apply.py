@@ -14,6 +14,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from mailcapture.db import models as m
+from mailcapture.db.locks import lock_for, lock_reason
 from mailcapture.domain.enums import (
     CommentSubject,
     MilestoneStatus,
@@ -22,7 +23,6 @@ from mailcapture.domain.enums import (
 )
 from mailcapture.domain.figures import format_figure, format_range
 from mailcapture.forms.due import item_key, returned_keys
-from mailcapture.mailflow.locks import lock_for, lock_reason
 from mailcapture.parsing.form import Answer, FormReading
 from mailcapture.parsing.values import parse_status, parse_value
 

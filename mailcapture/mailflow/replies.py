@@ -30,7 +30,9 @@ from mailcapture.outbox.notices import (
 from mailcapture.register.model import MailSpec
 from mailcapture.reports.commentary import needing_commentary, request_indicator_codes
 
-AUTOMATIC_KINDS = ("confirmation", "rejection_notice")
+#: Our automatic answers, counted together against the hourly limit per address, so that
+#: two robots answering each other cannot keep either busy.
+AUTOMATIC_KINDS = ("confirmation", "rejection_notice", "report_answer_confirmation")
 
 
 @dataclass(frozen=True)

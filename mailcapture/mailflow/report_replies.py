@@ -23,7 +23,7 @@ transaction:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, or_, select
@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from mailcapture.compose import report_views as rv
 from mailcapture.compose import views
 from mailcapture.db import models as m
+from mailcapture.db.locks import lock_for, lock_reason
 from mailcapture.db.periods import PeriodStore
 from mailcapture.domain.enums import (
     CommentSubject,
@@ -43,8 +44,7 @@ from mailcapture.domain.enums import (
 from mailcapture.domain.figures import format_figure
 from mailcapture.domain.frequency import COLLECTED_KIND
 from mailcapture.domain.periods import Period, parse_period
-from mailcapture.mailflow.locks import lock_for, lock_reason
-from mailcapture.mailflow.replies import AUTOMATIC_KINDS
+from mailcapture.mailflow.replies import over_hourly_limit
 from mailcapture.outbox.notices import Outgoing, council, person_view, queue_email, when_text
 from mailcapture.parsing.addressing import ReplyAddress, dmarc_failed, find_tokens
 from mailcapture.parsing.mime import DecodedMessage, clean_text
@@ -60,24 +60,6 @@ __all__ = ["find_report_run", "handle_report_reply"]
 
 #: How long a data request stays open for a correction after a query sent it back.
 QUERY_OPEN_DAYS = 14
-#: Our automatic answers, counted together against the hourly limit per address, so that
-#: two robots answering each other cannot keep either busy.
-ANSWER_KINDS = (*AUTOMATIC_KINDS, "report_answer_confirmation")
-
-
-def _over_hourly_limit(session: Session, address: str, now: datetime, limit: int) -> bool:
-    sent = session.scalar(
-        select(func.count())
-        .select_from(m.OutboxMessage)
-        .where(
-            m.OutboxMessage.recipient == address,
-            m.OutboxMessage.kind.in_(ANSWER_KINDS),
-            m.OutboxMessage.created_at > now - timedelta(hours=1),
-        )
-    )
-    return int(sent or 0) >= limit
-
-
 # --------------------------------------------------------------------------------------------
 # Matching
 # --------------------------------------------------------------------------------------------
@@ -586,7 +568,7 @@ class _ReportAnswer:
             "recorded" if out.approved or out.queried or out.commented else "nothing",
             summary,
         )
-        if _over_hourly_limit(
+        if over_hourly_limit(
             self.session,
             self.sender.email,
             self.now,

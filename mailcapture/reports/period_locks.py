@@ -1,8 +1,8 @@
 """Locking and unlocking a period: the performance team closes it once it is signed off.
 
-A locked period accepts nothing more by email (the inbound pipeline checks
-``mailcapture.mailflow.locks.lock_for``, with the same meaning as :func:`lock_in_force`
-here: the period's own lock, else its quarter's or year's); this module writes the rows.
+A locked period accepts nothing more by email (the inbound pipeline and this module ask
+:func:`mailcapture.db.locks.lock_in_force`: the period's own lock, else its quarter's or
+year's); this module writes the rows.
 The rules are the framework's: only the performance team locks or unlocks; a period is
 locked only when every indicator value in it is signed off, unless the lock is forced
 with a reason (a value that will never be signed off must not hold the year open); and
@@ -30,30 +30,12 @@ from sqlalchemy.orm import Session
 
 from mailcapture.clock import LOCAL_TZ
 from mailcapture.db import models as m
+from mailcapture.db.locks import lock_in_force
 from mailcapture.db.periods import PeriodStore
 from mailcapture.domain.enums import Role
 from mailcapture.domain.periods import Period
 from mailcapture.reports.queries import indicator_values
 from mailcapture.reports.values import PROVISIONAL
-
-
-def lock_in_force(session: Session, period: Period) -> m.PeriodLock | None:
-    """The lock on ``period`` not lifted: its own, else its quarter's, else its year's."""
-    chain: list[str] = []
-    candidate: Period | None = period
-    while candidate is not None:
-        chain.append(candidate.code)
-        candidate = candidate.parent()
-    found = {
-        code: lock
-        for lock, code in session.execute(
-            select(m.PeriodLock, m.Period.code)
-            .join(m.Period, m.Period.id == m.PeriodLock.period_id)
-            .where(m.Period.code.in_(chain), m.PeriodLock.unlocked_at.is_(None))
-            .order_by(m.PeriodLock.id.desc())
-        )
-    }
-    return next((found[c] for c in chain if c in found), None)
 
 
 class LockRefused(ValueError):

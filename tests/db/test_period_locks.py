@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailcapture.clock import FixedClock, as_utc
 from mailcapture.db import models as m
+from mailcapture.db.locks import lock_for, lock_reason
 from mailcapture.db.periods import PeriodStore
 from mailcapture.demo import clients
 from mailcapture.domain.periods import parse_period
-from mailcapture.mailflow.locks import lock_for, lock_reason
 from mailcapture.mailflow.pipeline import Pipeline
 from mailcapture.mailflow.store import Envelope
 from mailcapture.register.loader import load_folder
