@@ -16,8 +16,10 @@ Decisions worth knowing:
   case-insensitively, as the register compares them; an unknown code is an error.
 * ``provisional``: a value is final once its owner's current sign-off for the period is
   an approval, or every period the indicator is collected for within it is approved (a
-  quarter of a monthly indicator whose three months are signed off). A period with no
-  value is not flagged provisional: there is nothing to sign off.
+  quarter of a monthly indicator whose three months are signed off), or every value behind
+  it came from the register's history (figures published before mailcapture) and no
+  owner has queried it. A period with no value is not flagged provisional: there is
+  nothing to sign off.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from mailcapture.domain.enums import (
     Frequency,
     Polarity,
     SignoffDecision,
+    SubmissionSource,
     SubmissionState,
     ToleranceKind,
 )
@@ -112,7 +115,7 @@ def indicator_values(
     indicators = _load_indicators(session, chosen, codes)
     series, used = _load_series(session, chosen, stored_codes)
     targets = _load_targets(session, chosen, target_codes)
-    approved = _load_approvals(session, chosen, stored_codes)
+    decisions = _load_approvals(session, chosen, stored_codes)
 
     rows = []
     for ind in indicators:
@@ -123,7 +126,9 @@ def indicator_values(
                 value = IndicatorValue(ind.code, p.code, None, formula)
             else:
                 value = indicator_value(formula, ind.decimals, series, p, code=ind.code)
-            if value.value is not None and not _signed_off(approved[ind.id], ind.frequency, p):
+            if value.value is not None and _provisional(
+                decisions[ind.id], ind.frequency, p, series, used.get(ind.id, [])
+            ):
                 value = value.with_flags(PROVISIONAL)
             computed[p] = value
         current = computed[period]
@@ -212,6 +217,7 @@ def _load_series(
                 m.ComponentValue.reason,
                 m.ComponentValue.late,
                 m.ComponentValue.estimated,
+                m.ComponentValue.source,
             )
             .join(m.Period, m.Period.id == m.ComponentValue.period_id)
             .where(
@@ -223,11 +229,16 @@ def _load_series(
                 m.ComponentValue.component_id.in_(component_ids),
             )
         )
-        for component_id, period_code, state, value, reason, late, estimated in result:
+        for component_id, period_code, state, value, reason, late, estimated, source in result:
+            historical = source is SubmissionSource.HISTORY
             if state is SubmissionState.NOT_AVAILABLE:
-                point = ComponentPoint(None, reason or "", late=late, estimated=estimated)
+                point = ComponentPoint(
+                    None, reason or "", late=late, estimated=estimated, historical=historical
+                )
             else:
-                point = ComponentPoint(value, None, late=late, estimated=estimated)
+                point = ComponentPoint(
+                    value, None, late=late, estimated=estimated, historical=historical
+                )
             points[component_id][period_code] = point
     series = {
         code: ComponentSeries(code, aggregation, frequency, points.get(component_id, {}))
@@ -258,24 +269,23 @@ def _load_targets(
 
 def _load_approvals(
     session: Session, chosen: Select[tuple[int]], stored_codes: list[str]
-) -> dict[int, set[str]]:
-    """The periods whose current sign-off is an approval, per indicator."""
-    approved: dict[int, set[str]] = defaultdict(set)
+) -> dict[int, dict[str, SignoffDecision]]:
+    """The current sign-off decision per indicator and period code."""
+    decisions: dict[int, dict[str, SignoffDecision]] = defaultdict(dict)
     if not stored_codes:
-        return approved
+        return decisions
     result = session.execute(
-        select(m.Signoff.indicator_id, m.Period.code)
+        select(m.Signoff.indicator_id, m.Period.code, m.Signoff.decision)
         .join(m.Period, m.Period.id == m.Signoff.period_id)
         .where(
             m.Signoff.is_current,
-            m.Signoff.decision == SignoffDecision.APPROVED,
             m.Period.code.in_(stored_codes),
             m.Signoff.indicator_id.in_(chosen),
         )
     )
-    for indicator_id, period_code in result:
-        approved[indicator_id].add(period_code)
-    return approved
+    for indicator_id, period_code, decision in result:
+        decisions[indicator_id][period_code] = decision
+    return decisions
 
 
 # -------------------------------------------------------------------------- helpers
@@ -293,11 +303,50 @@ def _formula(indicator: m.Indicator, components: list[str]) -> Formula | str:
     return "no formula and not exactly one component"
 
 
+def _provisional(
+    decisions: dict[str, SignoffDecision],
+    frequency: Frequency,
+    period: Period,
+    series: dict[str, ComponentSeries],
+    codes: list[str],
+) -> bool:
+    """Not yet final: not signed off, and either queried or not all from the history."""
+    approved = {code for code, d in decisions.items() if d is SignoffDecision.APPROVED}
+    if _signed_off(approved, frequency, period):
+        return False
+    parts = collected_periods(COLLECTED_KIND[Frequency(frequency)], period) or [period]
+    if any(decisions.get(p.code) is SignoffDecision.QUERIED for p in {period, *parts}):
+        return True  # an owner's query reopens even a historical figure
+    return not _historical(series, codes, period)
+
+
 def _signed_off(approved: set[str], frequency: Frequency, period: Period) -> bool:
     if period.code in approved:
         return True
     parts = collected_periods(COLLECTED_KIND[Frequency(frequency)], period)
     return parts is not None and len(parts) > 1 and all(p.code in approved for p in parts)
+
+
+def _historical(series: dict[str, ComponentSeries], codes: list[str], period: Period) -> bool:
+    """Every value behind the figure came from the register's history, so it is final.
+
+    History is what the council published before mailcapture (``history-*.yaml``): there
+    is no owner's sign-off to wait for, and calling last year's outturn "provisional"
+    would be wrong in a report to members.
+    """
+    found = False
+    for code in codes:
+        one = series.get(code)
+        if one is None:
+            continue
+        for part in collected_periods(one.collected_kind, period) or []:
+            point = one.values.get(part.code)
+            if point is None:
+                continue
+            if not point.historical:
+                return False
+            found = True
+    return found
 
 
 def _stored_periods(period: Period) -> list[Period]:

@@ -88,6 +88,8 @@ class ComponentPoint:
     not_available: str | None = None
     late: bool = False
     estimated: bool = False
+    #: Loaded from the register's history: a figure published before mailcapture, final.
+    historical: bool = False
 
 
 @dataclass(frozen=True)

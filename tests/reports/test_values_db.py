@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from mailcapture.db import models as m
 from mailcapture.db.engine import transaction
@@ -75,7 +75,7 @@ def test_bv8a_quarter_and_year_from_history(loaded):
     assert q1.rag is Rag.GREEN
     assert q1.trend is Trend.UNKNOWN  # no 2024/25 Q4 in the history
     assert q1.trend_year is Trend.UNKNOWN
-    assert q1.flags == {"provisional"}  # nobody has signed it off
+    assert q1.flags == set()  # the register's history: published before, so final
 
     # Q2: 1641 + 1472 + 1592 = 4705 of 1690 + 1540 + 1650 = 4880 -> 96.41: amber (>= 97 - 2)
     q2 = compute(loaded, "2025/26 Q2")["BV8a"]
@@ -269,8 +269,20 @@ def test_flags_sign_offs_and_trends_from_submitted_values(loaded):
         _signoff(session, periods, ind["LCS02"], "2026-03", person, SignoffDecision.QUERIED)
         # LCS01 March approved: final.
         _signoff(session, periods, ind["LCS01"], "2026-03", person, SignoffDecision.APPROVED)
-        # BV8a: all three months of 2025/26 Q1 approved, only two of Q2.
-        for month in ["2025-04", "2025-05", "2025-06", "2025-07", "2025-08"]:
+        # BV8a: all three months of 2025/26 Q1 approved, only two of Q2. Those months'
+        # figures are made email returns here: history alone would be final anyway.
+        months = ["2025-04", "2025-05", "2025-06", "2025-07", "2025-08", "2025-09"]
+        session.execute(
+            update(m.ComponentValue)
+            .where(
+                m.ComponentValue.component_id.in_([ids["BV8a.1"], ids["BV8a.2"]]),
+                m.ComponentValue.period_id.in_(
+                    select(m.Period.id).where(m.Period.code.in_(months))
+                ),
+            )
+            .values(source=SubmissionSource.EMAIL)
+        )
+        for month in months[:5]:
             _signoff(session, periods, ind["BV8a"], month, person, SignoffDecision.APPROVED)
 
     april = compute(loaded, "2026-04")
@@ -302,3 +314,7 @@ def test_flags_sign_offs_and_trends_from_submitted_values(loaded):
 
     assert "provisional" not in compute(loaded, "2025/26 Q1")["BV8a"].flags
     assert "provisional" in compute(loaded, "2025/26 Q2")["BV8a"].flags
+    # Q3 is still the register's history: final without a sign-off.
+    assert "provisional" not in compute(loaded, "2025/26 Q3")["BV8a"].flags
+    # A quarter mixing history with one emailed month waits for a sign-off: the year.
+    assert "provisional" in compute(loaded, "2025/26")["BV8a"].flags
