@@ -10,6 +10,7 @@ this module parses arguments and prints. A refusal or bad argument prints one li
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -17,13 +18,14 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from mailcapture.clock import LOCAL_TZ, FixedClock, set_clock
 from mailcapture.domain.figures import plain_number
 from mailcapture.domain.periods import Period, PeriodError, parse_period
 from mailcapture.reports import export
 from mailcapture.reports.indicator_export import indicators_table
-from mailcapture.reports.period_locks import LockRefused, lock_period, unlock_period
+from mailcapture.reports.period_locks import LockOutcome, LockRefused, lock_period, unlock_period
 from mailcapture.reports.targets import (
     TargetError,
     changes_recorded,
@@ -174,17 +176,9 @@ def lock(
 ) -> None:
     """Lock a period: no more values, statuses, sign-offs or commentary by email."""
     when = _period(period)
-    runtime = _runtime()
-    try:
-        with runtime.sessions.begin() as session:
-            outcome = lock_period(
-                session, when, by=by, now=runtime.clock.now(), reason=reason, force=force
-            )
-    except LockRefused as exc:
-        _fail(str(exc))
-    finally:
-        runtime.close()
-    console.print(outcome.message, soft_wrap=True)
+    _lock_command(
+        lambda session, at: lock_period(session, when, by=by, now=at, reason=reason, force=force)
+    )
 
 
 def unlock(
@@ -195,10 +189,15 @@ def unlock(
 ) -> None:
     """Reopen a locked period; the lock is kept, stamped with who, when and why."""
     when = _period(period)
+    _lock_command(lambda session, at: unlock_period(session, when, by=by, reason=reason, now=at))
+
+
+def _lock_command(change: Callable[[Session, datetime], LockOutcome]) -> None:
+    """Run a lock or unlock in one transaction and print what it did, or why it was refused."""
     runtime = _runtime()
     try:
         with runtime.sessions.begin() as session:
-            outcome = unlock_period(session, when, by=by, reason=reason, now=runtime.clock.now())
+            outcome = change(session, runtime.clock.now())
     except LockRefused as exc:
         _fail(str(exc))
     finally:

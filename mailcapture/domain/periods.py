@@ -263,6 +263,20 @@ def period_of(d: date, kind: PeriodKind | str) -> Period:
     return finders[_as_kind(kind)](d)
 
 
+def covered_periods(month: Period) -> list[Period]:
+    """The month, its quarter if it ends one, its year if it ends one.
+
+    What a report sent after ``month`` covers (the owner report and its answers).
+    """
+    found = [month]
+    parent = month.parent()
+    while parent is not None:
+        if parent.end == month.end:
+            found.append(parent)
+        parent = parent.parent()
+    return found
+
+
 def periods_between(first: Period, last: Period) -> list[Period]:
     """Every period from ``first`` to ``last`` inclusive; both must be of the same kind.
 

@@ -25,6 +25,7 @@ from mailcapture.outbox.notices import (
     person_view,
     queue_email,
     team_view,
+    to_requested,
     when_text,
 )
 from mailcapture.register.model import MailSpec
@@ -237,16 +238,7 @@ def queue_delegate_forward(
     row = queue_email(
         session,
         mail,
-        Outgoing(
-            kind="delegate_forward",
-            recipient=person_view(delegate),
-            dedupe_key=f"delegate:{request.id}:{delegate.id}",
-            person_id=delegate.id,
-            request_id=request.id,
-            period_id=request.period_id,
-            reply_token=request.token,
-            in_reply_to=request.message_id,
-        ),
+        to_requested("delegate_forward", delegate, request, f"delegate:{request.id}:{delegate.id}"),
         view,
         now,
     )

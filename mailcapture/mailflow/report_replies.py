@@ -43,9 +43,16 @@ from mailcapture.domain.enums import (
 )
 from mailcapture.domain.figures import format_figure
 from mailcapture.domain.frequency import COLLECTED_KIND
-from mailcapture.domain.periods import Period, parse_period
+from mailcapture.domain.periods import Period, covered_periods, parse_period
 from mailcapture.mailflow.replies import over_hourly_limit
-from mailcapture.outbox.notices import Outgoing, council, person_view, queue_email, when_text
+from mailcapture.outbox.notices import (
+    Outgoing,
+    council,
+    person_view,
+    queue_email,
+    to_requested,
+    when_text,
+)
 from mailcapture.parsing.addressing import ReplyAddress, dmarc_failed, find_tokens
 from mailcapture.parsing.mime import DecodedMessage, clean_text
 from mailcapture.parsing.quotes import split_reply
@@ -298,7 +305,7 @@ class _ReportAnswer:
         self.period = parse_period(period.code)
         #: The month, and its quarter and year when it ends them (as the owner report
         #: covers them): each indicator is answered for the period it is collected for.
-        self.covered = _covered_periods(self.period)
+        self.covered = covered_periods(self.period)
         self.period_rows: dict[str, m.Period] = {period.code: period}
         self.locks: dict[str, str | None] = {}
         self.now = run.now
@@ -635,18 +642,6 @@ class _ReportAnswer:
 # --------------------------------------------------------------------------------------------
 
 
-def _covered_periods(month: Period) -> list[Period]:
-    """The month, its quarter if it ends one, its year if it ends one (as the owner report
-    built by :mod:`mailcapture.reports.email.build` covers them)."""
-    found = [month]
-    parent = month.parent()
-    while parent is not None:
-        if parent.end == month.end:
-            found.append(parent)
-        parent = parent.parent()
-    return found
-
-
 def _period_and_below(session: Session, period_id: int) -> list[int]:
     ids = [period_id]
     frontier = [period_id]
@@ -746,16 +741,7 @@ def queue_query_notices(
         queued = queue_email(
             session,
             run.mail,
-            Outgoing(
-                kind="query_notice",
-                recipient=person_view(updater),
-                dedupe_key=f"query:{signoff.id}:{request.id}",
-                person_id=updater.id,
-                request_id=request.id,
-                period_id=request.period_id,
-                reply_token=request.token,
-                in_reply_to=request.message_id,
-            ),
+            to_requested("query_notice", updater, request, f"query:{signoff.id}:{request.id}"),
             view,
             now,
         )

@@ -36,6 +36,21 @@ class Outgoing:
     auto_submitted: str = "auto-generated"
 
 
+def to_requested(kind: str, person: m.Person, request: m.DataRequest, dedupe_key: str) -> Outgoing:
+    """An email about ``request`` to ``person``, in its thread and answerable like it (a
+    reminder, a form forwarded to a delegate, a query on a figure sent in answer)."""
+    return Outgoing(
+        kind=kind,
+        recipient=person_view(person),
+        dedupe_key=dedupe_key,
+        person_id=person.id,
+        request_id=request.id,
+        period_id=request.period_id,
+        reply_token=request.token,
+        in_reply_to=request.message_id,
+    )
+
+
 def council(mail: MailSpec) -> views.Council:
     return views.Council(name=mail.council, performance_team=mail.performance_team)
 

@@ -39,7 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailcapture.db import models as m
-from mailcapture.domain.enums import MilestoneStatus, ReportKind, SubmissionState
+from mailcapture.domain.enums import MilestoneStatus, ReportKind
 from mailcapture.domain.periods import Period, PeriodKind
 from mailcapture.reports.charts import Chart, history_chart
 from mailcapture.reports.commentary import (
@@ -50,6 +50,7 @@ from mailcapture.reports.commentary import (
 )
 from mailcapture.reports.exceptions import Exceptions, exceptions
 from mailcapture.reports.history import indicator_history_rows
+from mailcapture.reports.milestones import latest_statuses, milestone_comments
 from mailcapture.reports.queries import IndicatorRow
 from mailcapture.reports.returns import ReturnsRow, ReturnsStatus, returns_status
 from mailcapture.reports.targets import TargetChangeItem, target_changes_for
@@ -337,8 +338,8 @@ def _projects(
     milestone_ids = [
         ms.id for project, *_ in found for ms in project.milestones if ms.retired_at is None
     ]
-    statuses = _latest_statuses(session, milestone_ids, period.end)
-    notes = _milestone_comments(session, milestone_ids, period)
+    statuses = latest_statuses(session, milestone_ids, period.end)
+    notes = milestone_comments(session, milestone_ids, period)
     projects = []
     for project, dept, area, owner in found:
         objective, priority = priorities.get(project.priority_id, ("", ""))
@@ -374,55 +375,6 @@ def _projects(
             )
         )
     return projects
-
-
-def _latest_statuses(
-    session: Session, milestone_ids: list[int], end: date
-) -> dict[int, tuple[MilestoneStatus | None, str]]:
-    if not milestone_ids:
-        return {}
-    result = session.execute(
-        select(m.MilestoneUpdate.milestone_id, m.MilestoneUpdate.status, m.Period.code)
-        .join(m.Period, m.Period.id == m.MilestoneUpdate.period_id)
-        .where(
-            m.MilestoneUpdate.milestone_id.in_(milestone_ids),
-            m.MilestoneUpdate.is_current,
-            m.MilestoneUpdate.state == SubmissionState.ACCEPTED,
-            m.Period.end_date <= end,
-        )
-        .order_by(m.Period.end_date, m.MilestoneUpdate.id)
-    )
-    return {ms_id: (status, code) for ms_id, status, code in result}  # later rows win
-
-
-def _milestone_comments(
-    session: Session, milestone_ids: list[int], period: Period
-) -> dict[int, list[CommentItem]]:
-    """Current commentary on each milestone sent for any period inside ``period``."""
-    if not milestone_ids:
-        return {}
-    result = session.execute(
-        select(
-            m.Commentary.milestone_id,
-            m.Person.name,
-            m.Commentary.author_role,
-            m.Commentary.body,
-            m.Commentary.received_at,
-        )
-        .join(m.Period, m.Period.id == m.Commentary.period_id)
-        .outerjoin(m.Person, m.Person.id == m.Commentary.submitted_by_id)
-        .where(
-            m.Commentary.milestone_id.in_(milestone_ids),
-            m.Commentary.is_current,
-            m.Period.start_date >= period.start,
-            m.Period.end_date <= period.end,
-        )
-        .order_by(m.Period.start_date, m.Commentary.received_at, m.Commentary.id)
-    )
-    found: dict[int, list[CommentItem]] = defaultdict(list)
-    for ms_id, name, role, body, at in result:
-        found[ms_id].append(CommentItem(name or "", role, body, at))
-    return dict(found)
 
 
 def _council(session: Session) -> str:

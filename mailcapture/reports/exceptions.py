@@ -34,9 +34,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailcapture.db import models as m
-from mailcapture.domain.enums import MilestoneStatus, SubmissionState
+from mailcapture.domain.enums import MilestoneStatus
 from mailcapture.domain.periods import Period, PeriodError
 from mailcapture.forms.due import returned_keys
+from mailcapture.reports.milestones import latest_statuses
 from mailcapture.reports.queries import IndicatorRow, indicator_values
 from mailcapture.reports.values import Rag, Trend
 
@@ -167,7 +168,7 @@ def _overdue_milestones(
     ]
     if not candidates:
         return []
-    latest = _latest_statuses(session, [ms.id for ms, *_ in candidates], end)
+    latest = latest_statuses(session, [ms.id for ms, *_ in candidates], end)
     found = []
     for milestone, project, dept, owner in candidates:
         status, status_period, completed_on = latest.get(milestone.id, (None, None, None))
@@ -188,33 +189,6 @@ def _overdue_milestones(
             )
         )
     return found
-
-
-def _latest_statuses(
-    session: Session, milestone_ids: list[int], end: date
-) -> dict[int, tuple[MilestoneStatus | None, str, date | None]]:
-    """Each milestone's latest accepted status in a period ending by ``end``."""
-    result = session.execute(
-        select(
-            m.MilestoneUpdate.milestone_id,
-            m.MilestoneUpdate.status,
-            m.MilestoneUpdate.completed_on,
-            m.Period.code,
-            m.Period.end_date,
-        )
-        .join(m.Period, m.Period.id == m.MilestoneUpdate.period_id)
-        .where(
-            m.MilestoneUpdate.milestone_id.in_(milestone_ids),
-            m.MilestoneUpdate.is_current,
-            m.MilestoneUpdate.state == SubmissionState.ACCEPTED,
-            m.Period.end_date <= end,
-        )
-        .order_by(m.Period.end_date, m.MilestoneUpdate.id)
-    )
-    latest: dict[int, tuple[MilestoneStatus | None, str, date | None]] = {}
-    for milestone_id, status, completed_on, code, _ in result:
-        latest[milestone_id] = (status, code, completed_on)  # later rows win
-    return latest
 
 
 def _missing_returns(

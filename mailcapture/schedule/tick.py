@@ -37,6 +37,7 @@ from mailcapture.outbox.notices import (
     person_view,
     queue_email,
     team_view,
+    to_requested,
     when_text,
 )
 from mailcapture.outbox.queue import already_queued
@@ -352,16 +353,7 @@ class _PeriodTick:
                 step=step + 1,
                 days_left=working_days_left,
             )
-            out = Outgoing(
-                kind="reminder",
-                recipient=person_view(person),
-                dedupe_key=f"reminder:{request.id}:{step + 1}",
-                person_id=person.id,
-                request_id=request.id,
-                period_id=self.period_row.id,
-                reply_token=request.token,
-                in_reply_to=request.message_id,
-            )
+            out = to_requested("reminder", person, request, f"reminder:{request.id}:{step + 1}")
             if self._chase(request, ChaseKind.REMINDER, step + 1, person.id, out, view):
                 self.report.reminders += 1
 
@@ -392,16 +384,7 @@ class _PeriodTick:
             needed=tuple(views.CommentaryLine(r.code, r.title, why) for r, why in needed),
             on_behalf_of=person_view(principal) if principal else None,
         )
-        out = Outgoing(
-            kind="commentary_reminder",
-            recipient=person_view(person),
-            dedupe_key=key,
-            person_id=person.id,
-            request_id=request.id,
-            period_id=self.period_row.id,
-            reply_token=request.token,
-            in_reply_to=request.message_id,
-        )
+        out = to_requested("commentary_reminder", person, request, key)
         if self._chase(request, ChaseKind.REMINDER, step + 1, person.id, out, view):
             self.report.reminders += 1
 

@@ -15,45 +15,21 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailcapture.clock import FixedClock, as_utc
+from mailcapture.clock import as_utc
 from mailcapture.db import models as m
 from mailcapture.demo import clients
-from mailcapture.mailflow.pipeline import Pipeline
-from mailcapture.mailflow.store import Envelope
 from mailcapture.register.loader import load_folder
 from mailcapture.schedule.tick import tick
 from tests.conftest import CONFIG_DIR
+from tests.mailflow.world import PipelineWorld
 
 KEVIN = "Kevin Walsh <kevin.walsh@ashdown.example>"
 AMY = "Amy Lawson <amy.lawson@ashdown.example>"
 FIONA = "Fiona Grant <fiona.grant@ashdown.example>"
 
 
-class World:
+class World(PipelineWorld):
     """The sample council after the April 2026 requests went out."""
-
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self.sessions = sessions
-        self.clock = FixedClock(datetime(2026, 5, 5, 9, 0, tzinfo=UTC))
-        self.pipeline = Pipeline(sessions, self.clock)
-
-    def request_raw(self, email: str, period: str = "2026-04") -> bytes:
-        with self.sessions() as s:
-            return s.scalars(
-                select(m.OutboxMessage.raw)
-                .join(m.Person)
-                .join(m.Period, m.Period.id == m.OutboxMessage.period_id)
-                .where(
-                    m.Person.email == email,
-                    m.Period.code == period,
-                    m.OutboxMessage.kind == "request",
-                )
-            ).one()
-
-    def ingest(self, raw: bytes, at: datetime | None = None):  # type: ignore[no-untyped-def]
-        if at is not None:
-            self.clock.set(at)
-        return self.pipeline.ingest(raw, Envelope(source="test"))
 
     def current(self, code: str, period: str = "2026-04") -> tuple[object, str] | None:
         with self.sessions() as s:

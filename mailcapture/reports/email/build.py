@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session
 from mailcapture.compose.message import InlineImage
 from mailcapture.compose.views import Council, Person
 from mailcapture.db import models as m
-from mailcapture.domain.enums import MilestoneStatus, SubmissionState
+from mailcapture.domain.enums import MilestoneStatus
 from mailcapture.domain.frequency import COLLECTED_KIND
-from mailcapture.domain.periods import Period, PeriodKind
+from mailcapture.domain.periods import Period, PeriodKind, covered_periods
 from mailcapture.outbox.notices import when_text
 from mailcapture.reports import content
 from mailcapture.reports.charts import Chart
@@ -38,8 +38,9 @@ from mailcapture.reports.commentary import (
     commentary_for,
     commentary_needed,
 )
-from mailcapture.reports.exceptions import Exceptions, exceptions
+from mailcapture.reports.exceptions import Exceptions, OverdueMilestone, exceptions
 from mailcapture.reports.history import indicator_history_rows
+from mailcapture.reports.milestones import latest_statuses, milestone_comments
 from mailcapture.reports.queries import IndicatorRow, indicator_values
 from mailcapture.reports.returns import ReturnsRow, percent_text, returns_status
 from mailcapture.reports.values import Rag, Trend
@@ -63,17 +64,6 @@ from .views import (
 )
 
 _STATUS_WORDS = {s: s.value.replace("_", " ") for s in MilestoneStatus}
-
-
-def covered_periods(month: Period) -> list[Period]:
-    """The month, its quarter if it ends one, its year if it ends one."""
-    found = [month]
-    parent = month.parent()
-    while parent is not None:
-        if parent.end == month.end:
-            found.append(parent)
-        parent = parent.parent()
-    return found
 
 
 def covered_text(periods: Sequence[Period]) -> str:
@@ -296,8 +286,8 @@ def project_blocks(
     if not found:
         return []
     ids = [ms.id for p, _ in found for ms in p.milestones if ms.retired_at is None]
-    statuses = _statuses(session, ids, end)
-    notes = _milestone_notes(session, ids, data.month)
+    statuses = latest_statuses(session, ids, end)
+    notes = milestone_comments(session, ids, data.month)
     blocks = []
     for project, owner in found:
         milestones = []
@@ -339,48 +329,6 @@ def _live(start: date | None, completed: date | None, period: Period) -> bool:
 
 def _day(day: date) -> str:
     return f"{day.day} {day:%B %Y}"
-
-
-def _statuses(
-    session: Session, ids: list[int], end: date
-) -> dict[int, tuple[MilestoneStatus | None, str]]:
-    result = session.execute(
-        select(m.MilestoneUpdate.milestone_id, m.MilestoneUpdate.status, m.Period.code)
-        .join(m.Period, m.Period.id == m.MilestoneUpdate.period_id)
-        .where(
-            m.MilestoneUpdate.milestone_id.in_(ids),
-            m.MilestoneUpdate.is_current,
-            m.MilestoneUpdate.state == SubmissionState.ACCEPTED,
-            m.Period.end_date <= end,
-        )
-        .order_by(m.Period.end_date, m.MilestoneUpdate.id)
-    )
-    return {ms_id: (status, code) for ms_id, status, code in result}
-
-
-def _milestone_notes(
-    session: Session, ids: list[int], month: Period
-) -> dict[int, list[CommentItem]]:
-    result = session.execute(
-        select(
-            m.Commentary.milestone_id,
-            m.Person.name,
-            m.Commentary.author_role,
-            m.Commentary.body,
-            m.Commentary.received_at,
-        )
-        .outerjoin(m.Person, m.Person.id == m.Commentary.submitted_by_id)
-        .where(
-            m.Commentary.milestone_id.in_(ids),
-            m.Commentary.is_current,
-            m.Commentary.period_id.in_(select(m.Period.id).where(m.Period.code == month.code)),
-        )
-        .order_by(m.Commentary.received_at, m.Commentary.id)
-    )
-    found: dict[int, list[CommentItem]] = defaultdict(list)
-    for ms_id, name, role, body, at in result:
-        found[ms_id].append(CommentItem(name or "", role, body, at))
-    return found
 
 
 # ----------------------------------------------------------------------- department
@@ -466,17 +414,7 @@ def exceptions_block(
         red=tuple(line(r) for r in found.red if keep(r)),
         worsening=tuple(line(r) for r in found.worsening if keep(r)),
         overdue=tuple(
-            OverdueMilestoneLine(
-                code=o.code,
-                title=o.title,
-                project=f"{o.project_code} {o.project_title}",
-                department=o.department,
-                owner=o.owner,
-                due=_day(o.due),
-                status=_STATUS_WORDS[o.status] + f" ({period_label(o.status_period)})"
-                if o.status and o.status_period
-                else "no status sent",
-            )
+            _overdue_line(o, with_period=True)
             for o in found.overdue_milestones
             if department is None or o.department == department
         ),
@@ -492,6 +430,28 @@ def exceptions_block(
             for r in found.missing_returns
             if department is None or r.department == department
         ),
+    )
+
+
+def _overdue_line(o: OverdueMilestone, *, with_period: bool) -> OverdueMilestoneLine:
+    """An overdue milestone, its status with the period it was sent for if ``with_period``
+    (the members' reports name the status alone)."""
+    if not o.status:
+        status = "no status sent"
+    elif with_period and o.status_period:
+        status = _STATUS_WORDS[o.status] + f" ({period_label(o.status_period)})"
+    elif with_period:
+        status = "no status sent"
+    else:
+        status = _STATUS_WORDS[o.status]
+    return OverdueMilestoneLine(
+        code=o.code,
+        title=o.title,
+        project=f"{o.project_code} {o.project_title}",
+        department=o.department,
+        owner=o.owner,
+        due=_day(o.due),
+        status=status,
     )
 
 
@@ -546,18 +506,7 @@ def performance_view(
     block = ExceptionsBlock(
         red=tuple(line(known[r.code]) for r in found.red if r.code in known),
         worsening=tuple(line(known[r.code]) for r in found.worsening if r.code in known),
-        overdue=tuple(
-            OverdueMilestoneLine(
-                code=o.code,
-                title=o.title,
-                project=f"{o.project_code} {o.project_title}",
-                department=o.department,
-                owner=o.owner,
-                due=_day(o.due),
-                status=_STATUS_WORDS[o.status] if o.status else "no status sent",
-            )
-            for o in found.overdue_milestones
-        ),
+        overdue=tuple(_overdue_line(o, with_period=False) for o in found.overdue_milestones),
     )
     counts = report.rag_counts
     summary = ", ".join(

@@ -1,0 +1,42 @@
+"""The pipeline over the sample council, for the mail-flow tests: a fixed clock, the
+requests sent, and messages fed in as the listener would."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailcapture.clock import FixedClock
+from mailcapture.db import models as m
+from mailcapture.mailflow.pipeline import Pipeline
+from mailcapture.mailflow.store import Envelope
+
+
+class PipelineWorld:
+    """The sample council after the April 2026 requests went out."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+        self.clock = FixedClock(datetime(2026, 5, 5, 9, 0, tzinfo=UTC))
+        self.pipeline = Pipeline(sessions, self.clock)
+
+    def ingest(self, raw: bytes, at: datetime | None = None):  # type: ignore[no-untyped-def]
+        if at is not None:
+            self.clock.set(at)
+        return self.pipeline.ingest(raw, Envelope(source="test"))
+
+    def request_raw(self, email: str, period: str = "2026-04") -> bytes:
+        """The request email sent to ``email`` for ``period``, as sent."""
+        with self.sessions() as s:
+            return s.scalars(
+                select(m.OutboxMessage.raw)
+                .join(m.Person)
+                .join(m.Period, m.Period.id == m.OutboxMessage.period_id)
+                .where(
+                    m.Person.email == email,
+                    m.Period.code == period,
+                    m.OutboxMessage.kind == "request",
+                )
+            ).one()
