@@ -92,7 +92,7 @@ def tick(
     now: NowOption = None,
     send: Annotated[bool, typer.Option("--send/--no-send", help="Deliver what is due")] = True,
 ) -> None:
-    """Queue the requests, reminders, escalations and summaries due now, then deliver them."""
+    """Queue the requests, reminders, escalations, summaries and reports due now, then deliver."""
     commands.tick(send)
 
 

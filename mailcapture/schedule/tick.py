@@ -45,6 +45,7 @@ from mailcapture.register.mail import mail_settings
 from mailcapture.register.model import MailSpec
 from mailcapture.reports.commentary import needing_commentary, request_indicator_codes
 from mailcapture.reports.returns import ReturnsStatus, percent_text, returns_status
+from mailcapture.schedule.reports import KINDS as REPORT_KINDS
 from mailcapture.schedule.reports import queue_reports
 from mailcapture.schedule.timetable import PeriodDates, Timetable, load_timetable
 
@@ -59,24 +60,39 @@ class TickReport:
     reminders: int = 0
     escalations: int = 0
     summaries: int = 0
+    #: Report emails queued, by kind (owner, department, exception, quarterly, annual).
+    reports: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REPORT_KINDS, 0))
     queued_ids: list[int] = field(default_factory=list)
 
     @property
     def total(self) -> int:
-        return self.requests + self.reminders + self.escalations + self.summaries
-
-    def __str__(self) -> str:
         return (
-            f"{self.requests} request(s), {self.reminders} reminder(s), "
-            f"{self.escalations} escalation(s), {self.summaries} summary(ies) queued"
+            self.requests
+            + self.reminders
+            + self.escalations
+            + self.summaries
+            + sum(self.reports.values())
         )
 
-    def as_dict(self) -> dict[str, int]:
+    def __str__(self) -> str:
+        """'4 request(s), 0 reminder(s), 0 escalation(s), 0 summary(ies), 7 report(s)
+        (5 owner, 2 department) queued': the report kinds named only when some were."""
+        reports = sum(self.reports.values())
+        kinds = ", ".join(f"{n} {kind}" for kind, n in self.reports.items() if n)
+        return (
+            f"{self.requests} request(s), {self.reminders} reminder(s), "
+            f"{self.escalations} escalation(s), {self.summaries} summary(ies), "
+            f"{reports} report(s){f' ({kinds})' if kinds else ''} queued"
+        )
+
+    def as_dict(self) -> dict[str, int | dict[str, int]]:
+        """What ``scheduler_ticks.queued`` keeps and the service logs for each tick."""
         return {
             "requests": self.requests,
             "reminders": self.reminders,
             "escalations": self.escalations,
             "summaries": self.summaries,
+            "reports": dict(self.reports),
         }
 
 
@@ -101,7 +117,8 @@ def tick(sessions: sessionmaker[Session], now: datetime) -> TickReport:
                 continue
             with transaction(sessions) as session:
                 _PeriodTick(session, mail, timetable, dates, now, report).run()
-    queue_reports(sessions, now)  # report emails: see mailcapture.schedule.reports
+    # Report emails: see mailcapture.schedule.reports.
+    report.reports.update(queue_reports(sessions, now).queued)
     with transaction(sessions) as session:
         record = session.get_one(m.SchedulerTick, record_id)
         record.finished_at = now

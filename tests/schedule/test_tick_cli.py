@@ -5,15 +5,22 @@ from __future__ import annotations
 import email
 import re
 import shutil
+from collections import Counter
+from datetime import datetime, timedelta
 from email.message import Message
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from mailcapture.clock import LOCAL_TZ
 from mailcapture.compose.form import parse_back
 from mailcapture.db import models as m
 from mailcapture.db.engine import make_engine, session_factory
+from mailcapture.domain.periods import parse_period
+from mailcapture.schedule.reports import KINDS as REPORT_KINDS
+from mailcapture.schedule.reports import report_times
+from mailcapture.schedule.timetable import load_timetable
 from tests.conftest import CONFIG_DIR
 from tests.snapshots import run_cli
 
@@ -144,3 +151,78 @@ def test_hostile_titles_are_escaped_in_html(cli_env: dict[str, str], tmp_path: P
         html = _part(message, "html")
         assert "<script>" not in html and "&lt;script&gt;" in html
         assert "<script>alert(1)</script> paid" in _part(message, "plain")
+
+
+def _local_text(when: datetime) -> str:
+    return when.astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M")
+
+
+def _tick_line(stdout: str) -> str:
+    """The line in which `tick` says what it queued (the next says what it delivered)."""
+    return next(line for line in stdout.splitlines() if line.startswith("tick at "))
+
+
+def _last_tick_queued(url: str) -> dict[str, object]:
+    sessions = session_factory(make_engine(url))
+    with sessions() as session:
+        last = session.scalars(select(m.SchedulerTick).order_by(m.SchedulerTick.id.desc())).first()
+        assert last is not None and last.queued is not None
+        return dict(last.queued)
+
+
+def test_tick_counts_the_reports_it_queues_by_kind(ready: dict[str, str]) -> None:
+    """The owner, department and exception reports after April's deadline, and the
+    quarterly report after June's: `tick` names each kind it queued, in its output and in
+    ``scheduler_ticks.queued``, and the counts are the report emails written."""
+    url = ready["MAILCAPTURE_DATABASE_URL"]
+    outbox = Path(ready["MAILCAPTURE_MAIL_DIR"])
+    sessions = session_factory(make_engine(url))
+    with sessions() as session:
+        timetable = load_timetable(session)
+    april = report_times(timetable, parse_period("2026-04")).times
+    june = report_times(timetable, parse_period("2026-06")).times
+    assert april["department"] == april["exception"] and "quarterly" in june
+
+    first = run_cli("tick", "--now", "2026-05-01T09:00", env=ready)
+    assert first.code == 0, first.stderr
+    assert _tick_line(first.stdout).endswith(" 0 report(s) queued"), first.stdout
+    assert _last_tick_queued(url)["reports"] == dict.fromkeys(REPORT_KINDS, 0)
+
+    def tick_at(when: datetime) -> tuple[str, dict[str, int], dict[str, int]]:
+        """Tick at ``when``: its output line, its ``reports`` counts, the reports written."""
+        seen = set(_messages(outbox))
+        done = run_cli("tick", "--now", _local_text(when), env=ready)
+        assert done.code == 0, done.stderr
+        written = Counter(
+            _kind(n).removeprefix("report_")
+            for n in _messages(outbox)
+            if n not in seen and _kind(n).startswith("report_")
+        )
+        counts = _last_tick_queued(url)["reports"]
+        assert isinstance(counts, dict)
+        return _tick_line(done.stdout), counts, dict(written)
+
+    out, counts, written = tick_at(april["owner"])
+    owners = written["owner"]
+    assert owners >= 4
+    assert counts == {**dict.fromkeys(REPORT_KINDS, 0), "owner": owners}
+    assert out.endswith(f" {owners} report(s) ({owners} owner) queued"), out
+
+    out, counts, written = tick_at(april["department"])
+    assert written["department"] >= 1 and written["exception"] >= 1
+    assert counts == {**dict.fromkeys(REPORT_KINDS, 0), **written}
+    total = written["department"] + written["exception"]
+    assert out.endswith(
+        f" {total} report(s) ({written['department']} department, "
+        f"{written['exception']} exception) queued"
+    ), out
+
+    # Ticking again the same day queues no report twice, and says so.
+    out, counts, written = tick_at(april["department"] + timedelta(minutes=30))
+    assert written == {} and counts == dict.fromkeys(REPORT_KINDS, 0)
+    assert out.endswith(" 0 report(s) queued"), out
+
+    out, counts, written = tick_at(june["quarterly"])
+    assert written["quarterly"] >= 1
+    assert counts == {**dict.fromkeys(REPORT_KINDS, 0), **written}
+    assert f"{written['quarterly']} quarterly" in out
