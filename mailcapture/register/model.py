@@ -111,6 +111,7 @@ class IndicatorSpec:
     tolerance: Decimal | None
     tolerance_kind: ToleranceKind
     targets: tuple[TargetSpec, ...]
+    cumulative: bool = False
 
 
 @dataclass(frozen=True)

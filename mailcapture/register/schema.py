@@ -131,6 +131,9 @@ class IndicatorDoc(Strict):
     type: IndicatorType
     frequency: Frequency
     polarity: Polarity
+    #: A year-to-date figure (a cumulative collection rate): compared with the same period
+    #: last year, never with the previous period.
+    cumulative: bool = False
     unit: Text
     decimals: int = Field(default=0, ge=0, le=6)
     formula: Text | None = None

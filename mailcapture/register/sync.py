@@ -291,6 +291,7 @@ class _Sync:
                     "type": ind.type,
                     "frequency": ind.frequency,
                     "polarity": ind.polarity,
+                    "cumulative": ind.cumulative,
                     "unit": ind.unit,
                     "decimals": ind.decimals,
                     "formula": ind.formula_text,

@@ -392,6 +392,7 @@ class _Checker:
             tolerance=tolerance,
             tolerance_kind=tolerance_kind,
             targets=targets,
+            cumulative=doc.cumulative,
         )
 
     def formula(

@@ -9,6 +9,9 @@ of ids, so no statement grows with the register either.
 
 Decisions worth knowing:
 
+* A **cumulative** indicator (a year-to-date collection rate) is compared with the same
+  period last year for its direction of travel: against the previous period it would
+  "worsen" every April and "improve" every other month.
 * Only the *current* row of each component and period counts, and only if it is accepted
   or "not available"; rejected and superseded rows are history.
 * Without ``codes`` retired indicators are left out; asking for codes explicitly returns
@@ -72,12 +75,14 @@ class IndicatorRow:
     polarity: Polarity
     frequency: Frequency
     current: IndicatorValue
+    #: What the direction of travel compares with: the previous period, or for a
+    #: cumulative (year-to-date) indicator the same period last year.
     previous: IndicatorValue | None
     last_year: IndicatorValue | None
     #: The target that applies (the period's own, else its quarter's, else the year's).
     target: TargetLevel | None
     rag: Rag
-    #: Direction of travel since the previous period of the same kind.
+    #: Direction of travel since ``previous``.
     trend: Trend
     #: Direction of travel since the same period last year.
     trend_year: Trend
@@ -132,8 +137,10 @@ def indicator_values(
                 value = value.with_flags(PROVISIONAL)
             computed[p] = value
         current = computed[period]
-        before = computed.get(previous) if previous else None
         year_ago = computed.get(last_year) if last_year else None
+        # A year-to-date figure always falls from Q4 to Q1 and rises within the year:
+        # only the same point of last year says whether it is doing better.
+        before = year_ago if ind.cumulative else computed.get(previous) if previous else None
         target = target_for(targets[ind.id], period)
         rows.append(
             IndicatorRow(

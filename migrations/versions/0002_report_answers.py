@@ -1,8 +1,9 @@
-"""report runs that can be answered: token, Message-ID, expiry, department
+"""report runs that can be answered; cumulative indicators
 
 Owner and department reports invite answers by email (sign-off, query, commentary), so a
 report run carries a token like a data request's, and an inbound message can point at the
-report run it answers.
+report run it answers. An indicator can be marked cumulative (a year-to-date figure, whose
+direction of travel is against the same period last year).
 
 Revision ID: 0002
 Revises: 0001
@@ -22,6 +23,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("indicators", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("cumulative", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
     with op.batch_alter_table("report_runs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("department_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("token", sa.String(length=32), nullable=True))
@@ -67,3 +72,5 @@ def downgrade() -> None:
         batch_op.drop_column("message_id")
         batch_op.drop_column("token")
         batch_op.drop_column("department_id")
+    with op.batch_alter_table("indicators", schema=None) as batch_op:
+        batch_op.drop_column("cumulative")

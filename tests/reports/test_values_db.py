@@ -318,3 +318,20 @@ def test_flags_sign_offs_and_trends_from_submitted_values(loaded):
     assert "provisional" not in compute(loaded, "2025/26 Q3")["BV8a"].flags
     # A quarter mixing history with one emailed month waits for a sign-off: the year.
     assert "provisional" in compute(loaded, "2025/26")["BV8a"].flags
+
+
+def test_a_cumulative_indicator_is_compared_with_the_same_period_last_year(loaded):
+    # BV9 (council tax collected, year to date) rises through the year by its nature;
+    # BV12 (sickness days per FTE in the quarter) is not cumulative.
+    q2 = compute(loaded, "2025/26 Q2", ["BV9", "BV12"])
+    assert q2["BV9"].value is not None
+    assert q2["BV9"].previous is not None and q2["BV9"].previous.period == "2024/25 Q2"
+    assert q2["BV9"].previous.value is None  # no 2024/25 history
+    assert q2["BV9"].trend is Trend.UNKNOWN  # not "improving" just for being later in the year
+    assert q2["BV12"].previous is not None and q2["BV12"].previous.period == "2025/26 Q1"
+    q1 = compute(loaded, "2025/26 Q1", ["BV9"])["BV9"]
+    q4 = compute(loaded, "2025/26 Q4", ["BV9"])["BV9"]
+    assert q1.value < q4.value  # the year-to-date figure climbs through the year...
+    with loaded() as session:
+        flag = session.scalar(select(m.Indicator.cumulative).where(m.Indicator.code == "BV9"))
+    assert flag is True  # ...which the register says

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailcapture.db.models.base import Base, Retirable, enum_column
@@ -32,6 +32,8 @@ class Indicator(Retirable, Base):
     type: Mapped[IndicatorType] = enum_column(IndicatorType)
     frequency: Mapped[Frequency] = enum_column(Frequency)
     polarity: Mapped[Polarity] = enum_column(Polarity)
+    #: A year-to-date figure: its direction of travel is against the same period last year.
+    cumulative: Mapped[bool] = mapped_column(default=False, server_default=false())
     unit: Mapped[str] = mapped_column(String(32))
     decimals: Mapped[int] = mapped_column(default=0)
     #: Arithmetic over component codes; NULL means "the value of its single component".
