@@ -164,7 +164,9 @@ def _words(
     else:
         text += ", no target"
     moves = []
-    if previous is not None and row.previous is not None:
+    # A cumulative indicator is compared with the same period last year only: say it once.
+    once = row.last_year is not None and row.previous == row.last_year
+    if previous is not None and row.previous is not None and not once:
         word = trend_word(row.trend) or "compared with"
         moves.append(f"{word} since {period_label(row.previous.period)} ({previous})")
     if last_year is not None and row.last_year is not None:
