@@ -13,11 +13,19 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from PIL import Image, ImageChops, ImageStat
 
 from mailcapture.domain.enums import Polarity
 from mailcapture.domain.periods import parse_period
 from mailcapture.register.loader import load_folder
-from mailcapture.reports.charts import VALUE_COLOUR, history_chart
+from mailcapture.reports.charts import (
+    GRID_COLOUR,
+    TARGET_COLOUR,
+    TEXT_COLOUR,
+    VALUE_COLOUR,
+    history_chart,
+    palette_png,
+)
 from mailcapture.reports.history import history_periods, indicator_history
 from tests.conftest import CONFIG_DIR
 
@@ -166,3 +174,28 @@ def test_indicator_history_from_the_sample_register(sessions):
     assert "Latest value 97.4% for 2025/26 Q1" not in chart.alt
     assert "(no value yet for 2026/27 Q1)" in chart.alt
     assert io.BytesIO(chart.png).read(4) == b"\x89PNG"
+
+
+def test_email_png_is_the_same_picture_as_a_small_palette_png():
+    """Emails carry the chart as a palette PNG: same size, the drawn colours exact, every
+    pixel close to the original, the same bytes every time, a fraction of the size."""
+    chart = history_chart("BV8a Invoices paid in time", POINTS, target=[D(97)] * 4, unit="%")
+    small = chart.email_png
+    assert (
+        small
+        == palette_png(chart.png)
+        == history_chart(
+            "BV8a Invoices paid in time", POINTS, target=[D(97)] * 4, unit="%"
+        ).email_png
+    )
+    assert small[:8] == b"\x89PNG\r\n\x1a\n" and small[25] == 3  # IHDR colour type: palette
+    assert len(small) * 3 < len(chart.png)
+    with Image.open(io.BytesIO(chart.png)) as full, Image.open(io.BytesIO(small)) as email:
+        assert email.size == full.size == (640, 300)
+        assert not {"Software", "Creation Time"} & set(email.info)
+        before, after = full.convert("RGB"), email.convert("RGB")
+    drawn = {colour for _, colour in after.getcolors()}
+    for colour in (VALUE_COLOUR, TARGET_COLOUR, TEXT_COLOUR, GRID_COLOUR, "#ffffff"):
+        assert tuple(bytes.fromhex(colour[1:])) in drawn, colour
+    difference = ImageStat.Stat(ImageChops.difference(before, after)).mean
+    assert max(difference) < 1  # of 255: anti-aliased edges move a shade, nothing else

@@ -268,6 +268,10 @@ def test_quarterly_and_end_of_year_reports_from_the_history(
     message = _parsed(quarterly[0].raw)
     parts = {p["Content-ID"]: p for p in message.walk() if p.get_content_type() == "image/png"}
     assert {f"<{cid}>" for cid, _ in charts} == set(parts)
+    # The charts go as palette PNGs, a quarter of the bytes of the site's full-colour ones,
+    # so two dozen of them leave the email at about 270 KB (950 KB in full colour).
+    assert all(p.get_payload(decode=True)[25] == 3 for p in parts.values())
+    assert len(quarterly[0].raw) < 400_000
     shown = {code for code, row in q4_rows.items() if row.value is not None}
     # One chart per indicator in the report (shown again under Exceptions when red).
     assert len({cid for cid, _ in charts}) == len(in_qpr) and shown

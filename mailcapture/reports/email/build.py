@@ -110,7 +110,7 @@ class ChartMaker:
                 continue
             chart = by_cid[line.chart.cid]
             found[line.chart.cid] = InlineImage(
-                cid=line.chart.cid, data=chart.png, subtype="png", filename=chart.filename
+                cid=line.chart.cid, data=chart.email_png, subtype="png", filename=chart.filename
             )
         return list(found.values())
 
