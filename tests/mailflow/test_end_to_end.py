@@ -70,16 +70,6 @@ class World(PipelineWorld):
                 )
             ]
 
-    def outbox(self, kind: str) -> list[m.OutboxMessage]:
-        with self.sessions() as s:
-            return list(
-                s.scalars(
-                    select(m.OutboxMessage)
-                    .where(m.OutboxMessage.kind == kind)
-                    .order_by(m.OutboxMessage.id)
-                )
-            )
-
     def message(self, inbound_id: int) -> m.InboundMessage:
         with self.sessions() as s:
             return s.get_one(m.InboundMessage, inbound_id)

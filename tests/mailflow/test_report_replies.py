@@ -146,16 +146,6 @@ class World(PipelineWorld):
             )
             return raw
 
-    def outbox(self, kind: str) -> list[m.OutboxMessage]:
-        with self.sessions() as s:
-            return list(
-                s.scalars(
-                    select(m.OutboxMessage)
-                    .where(m.OutboxMessage.kind == kind)
-                    .order_by(m.OutboxMessage.id)
-                )
-            )
-
     def signoffs(self, code: str, period: str = "2026-04") -> list[tuple[str, str | None, bool]]:
         with self.sessions() as s:
             return [

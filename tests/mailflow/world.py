@@ -40,3 +40,14 @@ class PipelineWorld:
                     m.OutboxMessage.kind == "request",
                 )
             ).one()
+
+    def outbox(self, kind: str) -> list[m.OutboxMessage]:
+        """The outbox rows of one kind, in the order they were queued."""
+        with self.sessions() as s:
+            return list(
+                s.scalars(
+                    select(m.OutboxMessage)
+                    .where(m.OutboxMessage.kind == kind)
+                    .order_by(m.OutboxMessage.id)
+                )
+            )
