@@ -9,6 +9,8 @@ of ids, so no statement grows with the register either.
 
 Decisions worth knowing:
 
+* ``revised after reporting``: a correction behind the figure (a component value that
+  replaced an earlier one) arrived after a report first covered the period or a part of it.
 * A **cumulative** indicator (a year-to-date collection rate) is compared with the same
   period last year for its direction of travel: against the previous period it would
   "worsen" every April and "improve" every other month.
@@ -30,6 +32,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Select, func, select
@@ -50,6 +53,7 @@ from mailcapture.domain.frequency import COLLECTED_KIND
 from mailcapture.domain.periods import Period, PeriodError, PeriodKind
 from mailcapture.reports.values import (
     PROVISIONAL,
+    REVISED,
     ComponentPoint,
     ComponentSeries,
     IndicatorValue,
@@ -121,6 +125,7 @@ def indicator_values(
     series, used = _load_series(session, chosen, stored_codes)
     targets = _load_targets(session, chosen, target_codes)
     decisions = _load_approvals(session, chosen, stored_codes)
+    reported = _first_reports(session, sorted({p.code for p in compared} | set(stored_codes)))
 
     rows = []
     for ind in indicators:
@@ -135,6 +140,8 @@ def indicator_values(
                 decisions[ind.id], ind.frequency, p, series, used.get(ind.id, [])
             ):
                 value = value.with_flags(PROVISIONAL)
+            if value.value is not None and _revised(series, used.get(ind.id, []), p, reported):
+                value = value.with_flags(REVISED)
             computed[p] = value
         current = computed[period]
         year_ago = computed.get(last_year) if last_year else None
@@ -225,6 +232,8 @@ def _load_series(
                 m.ComponentValue.late,
                 m.ComponentValue.estimated,
                 m.ComponentValue.source,
+                m.ComponentValue.replaces_id,
+                m.ComponentValue.received_at,
             )
             .join(m.Period, m.Period.id == m.ComponentValue.period_id)
             .where(
@@ -236,15 +245,17 @@ def _load_series(
                 m.ComponentValue.component_id.in_(component_ids),
             )
         )
-        for component_id, period_code, state, value, reason, late, estimated, source in result:
+        for row in result:
+            component_id, period_code, state, value, reason, late, estimated, source = row[:8]
             historical = source is SubmissionSource.HISTORY
+            corrected = row.received_at if row.replaces_id is not None else None
             if state is SubmissionState.NOT_AVAILABLE:
                 point = ComponentPoint(
-                    None, reason or "", late=late, estimated=estimated, historical=historical
+                    None, reason or "", late, estimated, historical, corrected_at=corrected
                 )
             else:
                 point = ComponentPoint(
-                    value, None, late=late, estimated=estimated, historical=historical
+                    value, None, late, estimated, historical, corrected_at=corrected
                 )
             points[component_id][period_code] = point
     series = {
@@ -332,6 +343,48 @@ def _signed_off(approved: set[str], frequency: Frequency, period: Period) -> boo
         return True
     parts = collected_periods(COLLECTED_KIND[Frequency(frequency)], period)
     return parts is not None and len(parts) > 1 and all(p.code in approved for p in parts)
+
+
+def _first_reports(session: Session, codes: list[str]) -> dict[str, datetime]:
+    """When a report first covered each period (any report email queued for it)."""
+    if not codes:
+        return {}
+    return dict(
+        session.execute(
+            select(m.Period.code, func.min(m.ReportRun.created_at))
+            .join(m.ReportRun, m.ReportRun.period_id == m.Period.id)
+            .where(m.Period.code.in_(codes))
+            .group_by(m.Period.code)
+        ).all()
+    )
+
+
+def _revised(
+    series: dict[str, ComponentSeries],
+    codes: list[str],
+    period: Period,
+    reported: dict[str, datetime],
+) -> bool:
+    """A correction behind the figure arrived after a report first showed the period.
+
+    The period counts as reported once a report covered it or any part of it (an owner
+    report for June shows the quarter too), so a member who read the earlier figure can
+    be told it has since changed.
+    """
+    codes_in = (period.code, *(p.code for p in _stored_periods(period)))
+    times = [reported[c] for c in codes_in if c in reported]
+    if not times:
+        return False
+    first = min(times)
+    for code in codes:
+        one = series.get(code)
+        if one is None:
+            continue
+        for part in collected_periods(one.collected_kind, period) or []:
+            point = one.values.get(part.code)
+            if point is not None and point.corrected_at is not None and point.corrected_at > first:
+                return True
+    return False
 
 
 def _historical(series: dict[str, ComponentSeries], codes: list[str], period: Period) -> bool:

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Context, Decimal
 from enum import StrEnum
 from typing import TypeVar
@@ -66,6 +67,8 @@ ESTIMATED = "estimated"
 MISSING = "missing"
 NOT_AVAILABLE = "not available"
 PROVISIONAL = "provisional"
+#: A figure changed by a correction that arrived after a report had already shown it.
+REVISED = "revised after reporting"
 
 
 def _context() -> Context:
@@ -90,6 +93,8 @@ class ComponentPoint:
     estimated: bool = False
     #: Loaded from the register's history: a figure published before mailcapture, final.
     historical: bool = False
+    #: When a correction replaced an earlier value (None for a first value).
+    corrected_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ targets in config/indicators.yaml.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -200,12 +200,12 @@ def test_retired_indicators_only_when_asked_for(loaded):
 
 
 def _add_value(session, periods, component, period, person, **fields):
+    fields.setdefault("received_at", NOW)
     session.add(
         m.ComponentValue(
             component_id=component,
             period_id=periods.get(parse_period(period)).id,
             source=SubmissionSource.EMAIL,
-            received_at=NOW,
             submitted_by_id=person,
             **fields,
         )
@@ -335,3 +335,43 @@ def test_a_cumulative_indicator_is_compared_with_the_same_period_last_year(loade
     with loaded() as session:
         flag = session.scalar(select(m.Indicator.cumulative).where(m.Indicator.code == "BV9"))
     assert flag is True  # ...which the register says
+
+
+def test_a_correction_after_a_report_flags_the_figure_revised(loaded):
+    reported_at = datetime(2026, 5, 20, 9, 0, tzinfo=UTC)
+    with transaction(loaded) as session:
+        periods = PeriodStore(session)
+        person = session.scalar(select(m.Person.id).order_by(m.Person.id).limit(1))
+        ids = {c: i for c, i in session.execute(select(m.Component.code, m.Component.id))}
+        session.add(
+            m.ReportRun(
+                key="report:owner:2025-05:test",
+                report_kind="owner",
+                period_id=periods.get(parse_period("2025-05")).id,
+                created_at=reported_at,
+            )
+        )
+        for code, month, when in [
+            ("BV8a.1", "2025-05", reported_at + timedelta(days=2)),  # after the report
+            ("BV8a.1", "2025-04", reported_at - timedelta(days=2)),  # before any report
+        ]:
+            old = session.scalars(
+                select(m.ComponentValue).where(
+                    m.ComponentValue.component_id == ids[code],
+                    m.ComponentValue.period_id == periods.get(parse_period(month)).id,
+                    m.ComponentValue.is_current,
+                )
+            ).one()
+            old.is_current = False
+            old.state = SubmissionState.SUPERSEDED
+            session.flush()
+            _add_value(
+                session, periods, ids[code], month, person, state=SubmissionState.ACCEPTED,
+                value=old.value - 1, is_current=True, replaces_id=old.id, received_at=when,
+            )  # fmt: skip
+    assert "revised after reporting" in compute(loaded, "2025-05", ["BV8a"])["BV8a"].flags
+    # The quarter holding May was covered by May's report too: revised.
+    assert "revised after reporting" in compute(loaded, "2025/26 Q1", ["BV8a"])["BV8a"].flags
+    # April was never reported, so its correction is just a correction.
+    assert "revised after reporting" not in compute(loaded, "2025-04", ["BV8a"])["BV8a"].flags
+    assert "revised after reporting" not in compute(loaded, "2025-06", ["BV8a"])["BV8a"].flags
