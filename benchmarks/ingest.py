@@ -47,24 +47,22 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: import from the checkout, not benchmarks/
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-import _thread
 import argparse
 import gc
 import hashlib
 import os
 import platform
 import re
-import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event, insert, select
 
+from benchmarks._common import DATABASE_PATHS, DEFAULT_POSTGRES, log, rate, short_path, time_limit
 from benchmarks._synthetic import (
     Shape,
     SyntheticRegister,
@@ -95,7 +93,6 @@ TICK_AT = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 #: Replies arrive on Tuesday 5 May, before the due date.
 INGEST_AT = datetime(2026, 5, 5, 9, 0, tzinfo=UTC)
 PERIOD = parse_period("2026-04")
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ENVELOPE = Envelope(source="bench")
 BLOCK = 25
 WARMUP = 5
@@ -104,40 +101,6 @@ STYLES = ("phone", "gmail", "outlook")
 
 
 # ------------------------------------------------------------------------- utilities
-
-
-class TimeLimit(Exception):
-    pass
-
-
-@contextmanager
-def time_limit(seconds: int) -> Iterator[None]:
-    """Stop the main thread after ``seconds``; clean-up (dropping databases) still runs."""
-    expired = threading.Event()
-
-    def expire() -> None:
-        expired.set()
-        _thread.interrupt_main()
-
-    timer = threading.Timer(seconds, expire)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    except KeyboardInterrupt:
-        if expired.is_set():
-            raise TimeLimit(f"benchmark stopped after its time limit of {seconds} s") from None
-        raise
-    finally:
-        timer.cancel()
-
-
-def log(message: str) -> None:
-    print(f"  .. {message}", file=sys.stderr, flush=True)
-
-
-def rate(count: int, seconds: float) -> float:
-    return count / seconds if seconds > 0 else float("nan")
 
 
 # ------------------------------------------------------------------------- the workload
@@ -429,9 +392,6 @@ _STAGES = (
     ("commit", f"orm{os.sep}session.py", "commit (flush of pending rows)"),
     ("__exit__", f"db{os.sep}engine.py", "commit (flush of pending rows)"),
 )
-_DATABASE_PATHS = tuple(
-    f"{os.sep}{name}{os.sep}" for name in ("sqlalchemy", "psycopg", "psycopg_binary", "sqlite3")
-)
 OTHER = "the rest (pipeline bookkeeping)"
 
 Stack = tuple[tuple[str, str], ...]
@@ -454,7 +414,7 @@ def stage_of(stack: Stack) -> str:
 
 
 def is_database(stack: Stack) -> bool:
-    return any(part in path for _, path in stack for part in _DATABASE_PATHS)
+    return any(part in path for _, path in stack for part in DATABASE_PATHS)
 
 
 @dataclass
@@ -514,7 +474,7 @@ def profile_run(register: Register, url: str, count: int) -> Profile:
             entry[1] += seconds
         if stack:
             function, path = stack[-1]
-            leaves[f"{function} ({_short(path)})"] += seconds
+            leaves[f"{function} ({short_path(path)})"] += seconds
     return Profile(
         len(measured),
         root.time,
@@ -522,13 +482,6 @@ def profile_run(register: Register, url: str, count: int) -> Profile:
         sorted(((k, v[0], v[1]) for k, v in stages.items()), key=lambda kv: -kv[1]),
         sorted(leaves.items(), key=lambda kv: -kv[1])[:8],
     )
-
-
-def _short(path: str) -> str:
-    for marker in (f"site-packages{os.sep}", f"{os.sep}mailcapture{os.sep}", f"lib{os.sep}python"):
-        if marker in path:
-            return path.split(marker, 1)[1]
-    return path
 
 
 # ------------------------------------------------------------------------- one database

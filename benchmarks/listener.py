@@ -48,7 +48,6 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: import from the checkout, not benchmarks/
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-import _thread
 import argparse
 import multiprocessing
 import os
@@ -56,13 +55,11 @@ import platform
 import queue
 import re
 import smtplib
-import socket
 import sqlite3
 import statistics
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -73,6 +70,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from benchmarks._common import DEFAULT_POSTGRES, TimeLimit, free_port, log, time_limit
 from benchmarks._synthetic import (
     DOMAIN,
     Shape,
@@ -97,7 +95,6 @@ NOW = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 #: The replies arrive a few days later, well before the deadline.
 REPLY_AT = datetime(2026, 5, 5, 9, 0, tzinfo=UTC)
 PERIOD = parse_period("2026-04")
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 WARMUP = 5  # messages per connection before the clock starts
 DB_CASES = ("store_only", "ingest", "service")
 CASES = ("bare", "no-op store", *DB_CASES)
@@ -105,45 +102,6 @@ FORM_LINE = re.compile(r"^\[([^\]\s]+\.\d+)\]", re.MULTILINE)
 
 
 # ------------------------------------------------------------------------- utilities
-
-
-class TimeLimit(Exception):
-    pass
-
-
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt the main thread after ``seconds``; clean-up (dropping databases) still runs.
-
-    The clients stop on their own at the deadline; this catches anything that hangs.
-    """
-    expired = threading.Event()
-
-    def expire() -> None:
-        expired.set()
-        _thread.interrupt_main()
-
-    timer = threading.Timer(seconds, expire)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    except KeyboardInterrupt:
-        if expired.is_set():
-            raise TimeLimit(f"benchmark stopped after its time limit of {seconds:.0f} s") from None
-        raise
-    finally:
-        timer.cancel()
-
-
-def log(message: str) -> None:
-    print(f"  .. {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -42,7 +42,6 @@ import platform
 import re
 import signal
 import smtplib
-import socket
 import statistics
 import threading
 import time
@@ -55,6 +54,16 @@ from typing import Any
 
 from sqlalchemy import select
 
+from benchmarks._common import (
+    DATABASE_PATHS,
+    DEFAULT_POSTGRES,
+    TimeLimit,
+    free_port,
+    log,
+    rate,
+    short_path,
+    time_limit,
+)
 from benchmarks._synthetic import (
     Shape,
     SyntheticRegister,
@@ -87,47 +96,9 @@ from mailcapture.transport.outbound import SmtpSender, SmtpSettings
 #: 2026-05-01 09:00 Europe/London (BST): April 2026's requests go out.
 NOW = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 PERIOD = parse_period("2026-04")
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 # ------------------------------------------------------------------------- utilities
-
-
-class TimeLimit(Exception):
-    pass
-
-
-@contextmanager
-def time_limit(seconds: int) -> Iterator[None]:
-    """Stop the main thread after ``seconds``; clean-up (dropping databases) still runs.
-
-    A timer thread sends SIGUSR1 to the main thread, whose handler raises
-    :class:`TimeLimit`. Not SIGINT, which a shell leaves ignored in background jobs, nor
-    SIGALRM, which the profiler uses.
-    """
-
-    def expire(signum: int, frame: Any) -> None:
-        raise TimeLimit(f"benchmark stopped after its time limit of {seconds} s")
-
-    main = threading.main_thread().ident
-    assert main is not None
-    previous = signal.signal(signal.SIGUSR1, expire)
-    timer = threading.Timer(seconds, signal.pthread_kill, (main, signal.SIGUSR1))
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
-        signal.signal(signal.SIGUSR1, previous)
-
-
-def log(message: str) -> None:
-    print(f"  .. {message}", file=sys.stderr, flush=True)
-
-
-def rate(count: int, seconds: float) -> float:
-    return count / seconds if seconds > 0 else float("nan")
 
 
 @dataclass
@@ -439,9 +410,6 @@ _MARKERS = (
     ("build_message", f"compose{os.sep}message.py", "MIME building (build_message)"),
     ("send", f"transport{os.sep}outbound.py", "SMTP (SmtpSender.send, smtplib, socket)"),
 )
-_DATABASE_PATHS = tuple(
-    f"{os.sep}{name}{os.sep}" for name in ("sqlalchemy", "psycopg", "psycopg_binary", "sqlite3")
-)
 DATABASE = "database (SQLAlchemy, driver, server)"
 
 
@@ -451,7 +419,7 @@ def category(stack: Stack) -> str:
         for marker, suffix, name in _MARKERS:
             if function == marker and path.endswith(suffix):
                 return name
-        if any(part in path for part in _DATABASE_PATHS):
+        if any(part in path for part in DATABASE_PATHS):
             return DATABASE
     return "the rest: tick logic, views, tokens (Python)"
 
@@ -535,7 +503,7 @@ def profiled(work: Callable[[], object], tool: str, engine: Any) -> Profile:
             if path == __file__:  # DbApiTimer's wrapper: the time is the driver's
                 leaves["DB-API calls (driver, server)"] += seconds
             else:
-                leaves[f"{function} ({_short(path)})"] += seconds
+                leaves[f"{function} ({short_path(path)})"] += seconds
         seen = set()
         for function, path in stack:
             for wanted, suffix in _INCLUSIVE:
@@ -554,13 +522,6 @@ def profiled(work: Callable[[], object], tool: str, engine: Any) -> Profile:
     )
 
 
-def _short(path: str) -> str:
-    for marker in (f"site-packages{os.sep}", f"{os.sep}mailcapture{os.sep}", f"lib{os.sep}python"):
-        if marker in path:
-            return path.split(marker, 1)[1]
-    return path
-
-
 # ------------------------------------------------------------------------- SMTP
 
 
@@ -575,12 +536,6 @@ class CountingSink:
         with self.lock:
             self.count += 1
         return "250 2.0.0 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -30,7 +30,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -376,15 +376,10 @@ def _revised(
     if not times:
         return False
     first = min(times)
-    for code in codes:
-        one = series.get(code)
-        if one is None:
-            continue
-        for part in collected_periods(one.collected_kind, period) or []:
-            point = one.values.get(part.code)
-            if point is not None and point.corrected_at is not None and point.corrected_at > first:
-                return True
-    return False
+    return any(
+        point.corrected_at is not None and point.corrected_at > first
+        for point in _points_behind(series, codes, period)
+    )
 
 
 def _historical(series: dict[str, ComponentSeries], codes: list[str], period: Period) -> bool:
@@ -394,19 +389,22 @@ def _historical(series: dict[str, ComponentSeries], codes: list[str], period: Pe
     is no owner's sign-off to wait for, and calling last year's outturn "provisional"
     would be wrong in a report to members.
     """
-    found = False
+    points = list(_points_behind(series, codes, period))
+    return bool(points) and all(point.historical for point in points)
+
+
+def _points_behind(
+    series: dict[str, ComponentSeries], codes: list[str], period: Period
+) -> Iterator[ComponentPoint]:
+    """The stored component values a figure for ``period`` is computed from."""
     for code in codes:
         one = series.get(code)
         if one is None:
             continue
         for part in collected_periods(one.collected_kind, period) or []:
             point = one.values.get(part.code)
-            if point is None:
-                continue
-            if not point.historical:
-                return False
-            found = True
-    return found
+            if point is not None:
+                yield point
 
 
 def _stored_periods(period: Period) -> list[Period]:
