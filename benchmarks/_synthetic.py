@@ -1,6 +1,6 @@
 """A synthetic register of any size, written straight into a database, for benchmarks.
 
-Loading is not what the benchmarks measure, so the sample register in ``config/`` is loaded
+Loading is not what the benchmarks measure, so the sample register in ``mailcapture/register/sample/`` is loaded
 first with the ordinary loader (it brings the mail settings, the timetable, the bank
 holidays, the periods and a council's worth of real-looking rows), and the synthetic part
 is then added with SQLAlchemy Core bulk inserts. :class:`SyntheticRegister` is generated
@@ -49,9 +49,9 @@ from mailcapture.domain.enums import (
 )
 from mailcapture.domain.periods import Period
 from mailcapture.register.loader import load_folder
-from mailcapture.settings import PROJECT_ROOT
+from mailcapture.resources import sample_register
 
-SAMPLE_REGISTER = PROJECT_ROOT / "config"
+SAMPLE_REGISTER = sample_register()
 DOMAIN = "staff.ashdown.example"
 CODE_PREFIX = "SYN"
 

@@ -11,9 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-#: The project checkout: where ``migrations/``, ``templates/`` and ``config/`` live.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
 DEFAULT_DATABASE_URL = "sqlite:///mailcapture.db"
 
 

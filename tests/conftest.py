@@ -21,11 +21,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailcapture.db import migrate
 from mailcapture.db.engine import make_engine, session_factory
-from mailcapture.settings import PROJECT_ROOT, normalise_database_url
+from mailcapture.resources import sample_register
+from mailcapture.settings import normalise_database_url
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-CONFIG_DIR = PROJECT_ROOT / "config"
+CONFIG_DIR = sample_register()
 CORPUS = Path(__file__).parent / "corpus"
 
 

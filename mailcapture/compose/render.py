@@ -41,11 +41,11 @@ from mailcapture.compose.views import (
     RequestView,
     SummaryView,
 )
-from mailcapture.settings import PROJECT_ROOT
+from mailcapture.resources import package_dir
 
 __all__ = ["TEMPLATE_DIR", "Rendered", "UnknownKindError", "environment", "kinds", "render"]
 
-TEMPLATE_DIR: Path = PROJECT_ROOT / "templates" / "emails"
+TEMPLATE_DIR: Path = package_dir("templates", "emails")
 
 _KIND = re.compile(r"[a-z][a-z0-9_]*")
 

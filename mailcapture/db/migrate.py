@@ -8,9 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from mailcapture.settings import PROJECT_ROOT
-
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+from mailcapture.resources import package_dir
 
 
 class SchemaError(RuntimeError):
@@ -18,10 +16,8 @@ class SchemaError(RuntimeError):
 
 
 def alembic_config(database_url: str) -> Config:
-    if not (MIGRATIONS_DIR / "env.py").is_file():
-        raise SchemaError(f"migrations not found at {MIGRATIONS_DIR}; reinstall from a checkout")
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(package_dir("db", "migrations")))
     # '%' in passwords would be read as interpolation by configparser.
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config

@@ -34,7 +34,8 @@ from mailcapture.outbox.service import send_due
 from mailcapture.register.loader import load_folder
 from mailcapture.runtime import Runtime
 from mailcapture.schedule.tick import tick
-from mailcapture.settings import PROJECT_ROOT, Settings
+from mailcapture.resources import sample_register
+from mailcapture.settings import Settings
 from mailcapture.transport.listener import ListenerConfig, start_listener
 
 REQUESTS_GO_OUT = datetime(2026, 5, 1, 9, 0)
@@ -183,7 +184,7 @@ def run_demo(folder: Path, console: Console) -> None:
             path.unlink()
     settings = Settings(
         database_url=f"sqlite:///{database}",
-        config_dir=PROJECT_ROOT / "config",
+        config_dir=sample_register(),
         mail_dir=mail_dir,
         smtp_url=None,
     )

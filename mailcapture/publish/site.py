@@ -34,9 +34,9 @@ from sqlalchemy.orm import Session
 from mailcapture.domain.periods import Period, PeriodKind
 from mailcapture.publish import formatting as fmt
 from mailcapture.reports.content import PerformanceReport, performance_report, report_part
-from mailcapture.settings import PROJECT_ROOT
+from mailcapture.resources import package_dir
 
-SITE_TEMPLATES: Path = PROJECT_ROOT / "templates" / "site"
+SITE_TEMPLATES: Path = package_dir("templates", "site")
 
 
 class PublishError(Exception):

@@ -1,6 +1,6 @@
 """The authority table applied to one person: pure rules, no database.
 
-The rules are the sample register's (config/framework.yaml ``authority:``).
+The rules are the sample register's (mailcapture/register/sample/framework.yaml ``authority:``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The quarter: the sample register is loaded, the timetable is ticked on the first
 day of May, June and July 2026 (April, May and June requests, then the Q1 requests), and
 every monthly and quarterly updater answers their request by replying in Outlook's style
 (``demo/clients.py``) with last year's figures for the same period from
-``config/history-2025-26.yaml`` -- fixed, real-looking values. Kevin Walsh's June reply
+``mailcapture/register/sample/history-2025-26.yaml`` -- fixed, real-looking values. Kevin Walsh's June reply
 carries a hostile comment on BV8a, and LCS01's title is made hostile before publishing.
 
 The site and the PDF are then checked against a recomputation from ``mailcapture export
