@@ -1,11 +1,12 @@
 """A synthetic register of any size, written straight into a database, for benchmarks.
 
-Loading is not what the benchmarks measure, so the sample register in ``mailcapture/register/sample/`` is loaded
-first with the ordinary loader (it brings the mail settings, the timetable, the bank
-holidays, the periods and a council's worth of real-looking rows), and the synthetic part
-is then added with SQLAlchemy Core bulk inserts. :class:`SyntheticRegister` is generated
-deterministically in memory, so a benchmark can build the same people, indicators and
-figures a second time with no database at all (a baseline).
+Loading is not what the benchmarks measure, so the sample register
+(``mailcapture/register/sample/``) is loaded first with the ordinary loader (it brings the
+mail settings, the timetable, the bank holidays, the periods and a council's worth of
+real-looking rows), and the synthetic part is then added with SQLAlchemy Core bulk inserts.
+:class:`SyntheticRegister` is generated deterministically in memory, so a benchmark can
+build the same people, indicators and figures a second time with no database at all (a
+baseline).
 
 Shape (defaults): ``updaters`` monthly indicators, each with one updater of its own and
 ``components_per`` components; owners and heads of service come from a much smaller pool;

@@ -32,9 +32,9 @@ from mailcapture.mailflow.pipeline import Pipeline
 from mailcapture.mailflow.store import Envelope
 from mailcapture.outbox.service import send_due
 from mailcapture.register.loader import load_folder
+from mailcapture.resources import sample_register
 from mailcapture.runtime import Runtime
 from mailcapture.schedule.tick import tick
-from mailcapture.resources import sample_register
 from mailcapture.settings import Settings
 from mailcapture.transport.listener import ListenerConfig, start_listener
 

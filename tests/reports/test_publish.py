@@ -1,11 +1,12 @@
 """``mailcapture publish`` after a simulated first quarter of 2026/27, on both databases.
 
-The quarter: the sample register is loaded, the timetable is ticked on the first working
-day of May, June and July 2026 (April, May and June requests, then the Q1 requests), and
-every monthly and quarterly updater answers their request by replying in Outlook's style
+The quarter: the sample register is loaded, the timetable is ticked on the first working day
+of May, June and July 2026 (April, May and June requests, then the Q1 requests), and every
+monthly and quarterly updater answers their request by replying in Outlook's style
 (``demo/clients.py``) with last year's figures for the same period from
-``mailcapture/register/sample/history-2025-26.yaml`` -- fixed, real-looking values. Kevin Walsh's June reply
-carries a hostile comment on BV8a, and LCS01's title is made hostile before publishing.
+``mailcapture/register/sample/history-2025-26.yaml`` -- fixed, real-looking values. Kevin
+Walsh's June reply carries a hostile comment on BV8a, and LCS01's title is made hostile
+before publishing.
 
 The site and the PDF are then checked against a recomputation from ``mailcapture export
 values --format csv`` (ratio of sums for monthly indicators, as the statutory

@@ -1,8 +1,8 @@
 """``mailcapture target``, ``lock``/``unlock`` and ``export indicators`` through the real CLI.
 
-The sample register (Ashdown District Council) with its 2025/26 history, on both
-databases. The authority table is the register's (mailcapture/register/sample/framework.yaml): a year-end
-target needs the chief executive or the head of service; an in-year one the head of
+The sample register (Ashdown District Council) with its 2025/26 history, on both databases.
+The authority table is the register's (mailcapture/register/sample/framework.yaml): a
+year-end target needs the chief executive or the head of service; an in-year one the head of
 service or a registered delegate of that head.
 """
 

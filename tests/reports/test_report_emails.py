@@ -3,8 +3,8 @@
 The sample council: April 2026's requests go out, Kevin Walsh replies (Outlook style)
 with BV8a's components and a comment, and the ticks on the report days queue the owner,
 department and exception reports. Recipients are worked out here from the register files
-(mailcapture/register/sample/), figures by hand from mailcapture/register/sample/history-2025-26.yaml and the reply, and compared
-with :func:`indicator_values`. The quarterly and end-of-year reports are built from the
+(mailcapture/register/sample/), figures by hand from its history-2025-26.yaml and the reply,
+and compared with :func:`indicator_values`. The quarterly and end-of-year reports are built from the
 2025/26 history.
 """
 

@@ -1,7 +1,7 @@
 """Exceptions from the sample register: its 2025/26 history, its projects, a real tick.
 
-Worked out by hand from mailcapture/register/sample/history-2025-26.yaml, mailcapture/register/sample/indicators.yaml and
-mailcapture/register/sample/projects.yaml; every test runs on SQLite and PostgreSQL.
+Worked out by hand from history-2025-26.yaml, indicators.yaml and projects.yaml in
+mailcapture/register/sample/; every test runs on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Indicator values from the database: the sample register's 2025/26 history, on both databases.
 
-Expected figures are worked out by hand from mailcapture/register/sample/history-2025-26.yaml and the 2025/26
-targets in mailcapture/register/sample/indicators.yaml.
+Expected figures are worked out by hand from the history-2025-26.yaml and the 2025/26
+targets in indicators.yaml of mailcapture/register/sample/.
 """
 
 from __future__ import annotations

@@ -6,9 +6,10 @@ monthly requests from April to September (Outlook style, through ``Pipeline.inge
 and Mark Ellison, who owns BV8a, answers his April owner report with commentary, which
 then shows in the next reports: April's department report and the Q1 report to members.
 
-Who should receive what is worked out here from the register files (mailcapture/register/sample/): every
-owner with an indicator collected in the month's periods or a live project, the OWN,
-DEPT, EXC, QPR and ANN recipients and the department heads.
+Who should receive what is worked out here from the register files
+(mailcapture/register/sample/): every owner with an indicator collected in the month's
+periods or a live project, the OWN, DEPT, EXC, QPR and ANN recipients and the department
+heads.
 """
 
 from __future__ import annotations
