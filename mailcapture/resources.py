@@ -11,8 +11,10 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
+from mailcapture.errors import UserError
 
-class MissingResource(RuntimeError):
+
+class MissingResource(UserError):
     """A folder the package should carry is missing: the installation is incomplete."""
 
 

@@ -1,4 +1,9 @@
-"""What each command does, kept apart from argument parsing so tests can call it directly."""
+"""What each command does, kept apart from argument parsing so tests can call it directly.
+
+Imported by :mod:`mailcapture.cli.main` only when a command runs. Modules that only some
+commands need (the pipeline, the scheduler, the exports, alembic) are imported inside those
+commands, so ``status`` does not load the mail pipeline and ``ingest`` does not load alembic.
+"""
 
 from __future__ import annotations
 
@@ -6,37 +11,33 @@ import sys
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
+from mailcapture.cli.output import console, progress_bar
 from mailcapture.clock import LOCAL_TZ
-from mailcapture.db import migrate
 from mailcapture.db import models as m
+from mailcapture.db.schema import current_revision
 from mailcapture.domain.enums import InboundState, OutboxState
 from mailcapture.domain.periods import PeriodError, parse_period
-from mailcapture.mailflow.pipeline import Pipeline
-from mailcapture.mailflow.store import Envelope
-from mailcapture.outbox.service import send_due
-from mailcapture.register.loader import load_folder
-from mailcapture.reports import export
-from mailcapture.reports.period_locks import locks_in_force
 from mailcapture.runtime import Runtime
-from mailcapture.schedule.tick import tick as run_tick
-from mailcapture.schedule.timetable import load_timetable
 from mailcapture.settings import SettingsError
-from mailcapture.transport.files import iter_inputs
-from mailcapture.transport.outbound import Sender
 
-console = Console(highlight=False)
+if TYPE_CHECKING:
+    from mailcapture.transport.outbound import Sender
+
+__all__ = ["console"]
 
 
 def init() -> None:
+    from mailcapture.db import migrate
+
     runtime = Runtime.from_environment()
-    before = migrate.current_revision(runtime.engine)
+    before = current_revision(runtime.engine)
     migrate.upgrade(runtime.settings.database_url)
-    after = migrate.current_revision(runtime.engine)
+    after = current_revision(runtime.engine)
     runtime.close()
     if before == after:
         console.print(f"database is up to date (schema {after})")
@@ -44,10 +45,13 @@ def init() -> None:
         console.print(f"database schema {before or 'empty'} -> {after}")
 
 
-def load(folder: Path | None) -> None:
+def load(folder: Path | None, sample: bool = False) -> None:
+    from mailcapture.register.loader import load_folder
+    from mailcapture.resources import sample_register
+
     runtime = Runtime.from_environment()
     runtime.require_schema()
-    folder = folder or runtime.settings.config_dir
+    folder = sample_register() if sample else folder or runtime.settings.config_dir
     result = load_folder(folder, runtime.sessions, runtime.clock.now())
     runtime.close()
     if result.changes.empty:
@@ -57,13 +61,19 @@ def load(folder: Path | None) -> None:
 
 
 def status() -> None:
+    from mailcapture.reports.period_locks import locks_in_force
+    from mailcapture.schedule.timetable import load_timetable
+
     runtime = Runtime.from_environment()
     runtime.require_schema()
     now = runtime.clock.now()
     with runtime.sessions() as session:
         last_load = session.scalar(select(m.RegisterLoad).order_by(m.RegisterLoad.id.desc()))
         if last_load is None:
-            console.print("nothing loaded yet: run `mailcapture load config`")
+            console.print(
+                "nothing loaded yet: run `mailcapture load FOLDER` "
+                "(or `mailcapture load --sample` to try the sample council)"
+            )
             return
         console.print(f"register loaded {_local(last_load.loaded_at)} from {last_load.source}")
         console.print(_register_table(session))
@@ -202,6 +212,8 @@ def _register_table(session) -> Table:  # type: ignore[no-untyped-def]
 
 
 def tick(send_after: bool) -> None:
+    from mailcapture.schedule.tick import tick as run_tick
+
     runtime = Runtime.from_environment()
     runtime.require_schema()
     sender = runtime.sender() if send_after else None
@@ -220,8 +232,11 @@ def send() -> None:
 
 
 def _deliver(runtime: Runtime, sender: Sender) -> None:
+    from mailcapture.outbox.service import send_due
+
     try:
-        stats = send_due(runtime.sessions, sender, runtime.clock)
+        with progress_bar() as progress:
+            stats = send_due(runtime.sessions, sender, runtime.clock, progress=progress)
     finally:
         sender.close()
     where = (runtime.settings.smtp_url and "via SMTP") or f"to {runtime.settings.mail_dir}"
@@ -266,20 +281,29 @@ def outbox(state: str | None, limit: int) -> None:
 
 
 def ingest(paths: list[Path]) -> None:
+    """Check every input is an email before storing any, then capture them one by one."""
+    from mailcapture.mailflow.pipeline import Pipeline
+    from mailcapture.mailflow.store import Envelope
+    from mailcapture.transport.files import check_inputs, iter_inputs
+
     runtime = Runtime.from_environment()
     runtime.require_schema()
-    pipeline = Pipeline(runtime.sessions, runtime.clock)
-    count = 0
-    for message in iter_inputs(paths):
-        result = pipeline.ingest(message.raw, Envelope(source="cli", source_ref=message.ref))
-        console.print(f"{message.ref}: {result.line()}", soft_wrap=True, markup=False)
-        count += 1
-    runtime.close()
-    if count == 0:
+    inputs = check_inputs(paths)  # reads standard input, if that is the source, once
+    if inputs.count == 0:
         raise SettingsError("no messages found in the paths given")
+    pipeline = Pipeline(runtime.sessions, runtime.clock)
+    with progress_bar() as progress:
+        progress.start("capturing", inputs.count)
+        for message in inputs.messages or iter_inputs(paths):
+            result = pipeline.ingest(message.raw, Envelope(source="cli", source_ref=message.ref))
+            console.print(f"{message.ref}: {result.line()}", soft_wrap=True, markup=False)
+            progress.advance()
+    runtime.close()
 
 
 def reprocess(message_id: int | None, failed: bool) -> None:
+    from mailcapture.mailflow.pipeline import Pipeline
+
     if (message_id is None) == (not failed):
         raise SettingsError("give a message number or --failed (not both)")
     runtime = Runtime.from_environment()
@@ -303,8 +327,12 @@ def reprocess(message_id: int | None, failed: bool) -> None:
                     f"#{message_id} is a duplicate of #{row.duplicate_of_id}; reprocess that one"
                 )
             ids = [row.id]
-    for inbound_id in ids:
-        console.print(pipeline.process(inbound_id, force=True).line(), soft_wrap=True, markup=False)
+    with progress_bar() as progress:
+        progress.start("reprocessing", len(ids))
+        for inbound_id in ids:
+            line = pipeline.process(inbound_id, force=True).line()
+            console.print(line, soft_wrap=True, markup=False)
+            progress.advance()
     if not ids:
         console.print("no failed messages")
     runtime.close()
@@ -324,6 +352,8 @@ MESSAGE_COLUMNS = (
 
 
 def messages(fmt: str, limit: int) -> None:
+    from mailcapture.reports import export
+
     runtime = Runtime.from_environment()
     runtime.require_schema()
     with runtime.sessions() as session:
@@ -369,6 +399,8 @@ def messages(fmt: str, limit: int) -> None:
 
 
 def export_values(period: str | None, fmt: str, out: Path | None) -> None:
+    from mailcapture.reports import export
+
     codes = None
     if period is not None:
         try:
@@ -412,3 +444,16 @@ def demo(folder: Path) -> None:
     from mailcapture.demo.run import run_demo
 
     run_demo(folder.resolve(), console)
+
+
+def health() -> None:
+    """One line per check; a failed check is the error line and a non-zero exit."""
+    from mailcapture.service.health import check_health
+
+    checks = check_health()
+    for check in checks:
+        if check.ok:
+            console.print(f"{check.name}: ok ({check.detail})", markup=False, soft_wrap=True)
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        raise SettingsError("; ".join(f"{c.name}: {c.detail}" for c in failed))

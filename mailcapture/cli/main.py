@@ -1,8 +1,14 @@
-"""The ``mailcapture`` command.
+"""The ``mailcapture`` command: its arguments, its help, and its one-line errors.
 
-Every failure a user can cause (a bad setting, a broken register, an unreachable
-database) ends as one line on stderr naming the reason, and a non-zero exit status;
-tracebacks are for bugs only.
+This module is imported for every invocation, ``--help`` included, so it imports only typer
+and the standard library. Each command imports what it needs when it runs (SQLAlchemy for
+anything that reads the database, matplotlib and WeasyPrint only for ``publish``, aiosmtpd
+only for ``serve``): a person typing ``mailcapture status`` does not wait for chart
+libraries. ``tests/test_startup.py`` keeps it that way.
+
+Every failure a user can cause (a bad setting, a broken register, an unreachable or missing
+database, a file that is not an email) ends as one line on stderr naming the reason, and a
+non-zero exit status; tracebacks are for bugs only.
 """
 
 from __future__ import annotations
@@ -11,18 +17,11 @@ import sys
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from mailcapture.cli import commands, publishing, records
-from mailcapture.clock import FixedClock, OffsetClock, set_clock
-from mailcapture.db.migrate import SchemaError
-from mailcapture.register.source import RegisterInvalid
-from mailcapture.settings import SettingsError
-from mailcapture.transport.files import UnreadableInput
-from mailcapture.transport.outbound import ConfigError
+from mailcapture.errors import UserError
 
 app = typer.Typer(
     name="mailcapture",
@@ -30,193 +29,426 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 
-class CliError(Exception):
-    """An error to report in one line and exit with ``code``."""
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
 
-    def __init__(self, reason: str, code: int = 1) -> None:
-        super().__init__(reason)
-        self.code = code
+        print(f"mailcapture {version('mailcapture')}")
+        raise typer.Exit()
 
 
-def _now_option(value: str | None) -> None:
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Email-driven performance data capture for councils."""
+
+
+def _set_now(value: str | None) -> None:
+    """``--now``: fix the one clock at this local time for the whole command."""
     if value is None:
         return
+    from mailcapture.clock import FixedClock, set_clock
+
+    set_clock(FixedClock(_datetime(value)))
+
+
+def _datetime(value: str) -> datetime:
     try:
-        when = datetime.fromisoformat(value)
+        return datetime.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(
             f"{value!r} is not an ISO date-time (e.g. 2026-05-01T09:00)"
         ) from None
-    set_clock(FixedClock(when))
 
 
 NowOption = Annotated[
     str | None,
     typer.Option(
         "--now",
-        help="Pretend it is this (local) ISO date-time; moves the one clock.",
-        callback=_now_option,
-        expose_value=True,
+        metavar="DATETIME",
+        help="Pretend it is this local date-time (e.g. 2026-05-01T09:00); moves the one clock.",
+        callback=_set_now,
     ),
 ]
+PeriodOption = Annotated[
+    str | None,
+    typer.Option(
+        "--period", metavar="PERIOD", help='Only this period, e.g. 2026-04 or "2026/27 Q1".'
+    ),
+]
+OutOption = Annotated[
+    Path | None,
+    typer.Option("--out", metavar="FILE", help="Write to this file (needed for xlsx)."),
+]
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    json = "json"
+    xlsx = "xlsx"
+
+
+class ListFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+ExportFormatOption = Annotated[
+    ExportFormat,
+    typer.Option("--format", metavar="[csv|json|xlsx]", help="The file format."),
+]
+
+
+# --------------------------------------------------------------------------- the register
 
 
 @app.command()
 def init() -> None:
     """Create the database, or upgrade it to this release's schema."""
+    from mailcapture.cli import commands
+
     commands.init()
 
 
 @app.command()
 def load(
     folder: Annotated[
-        Path | None, typer.Argument(help="Register folder (default $MAILCAPTURE_CONFIG)")
+        Path | None,
+        typer.Argument(metavar="[FOLDER]", help="Register folder (default $MAILCAPTURE_CONFIG)."),
     ] = None,
+    sample: Annotated[
+        bool,
+        typer.Option(
+            "--sample",
+            help="Load the sample register of a fictional council, shipped with mailcapture.",
+        ),
+    ] = False,
     now: NowOption = None,
 ) -> None:
     """Validate the register and timetable in FOLDER and load them in one transaction."""
-    commands.load(folder)
+    from mailcapture.cli import commands
+
+    if sample and folder is not None:
+        raise UserError("give a register folder or --sample, not both")
+    commands.load(folder, sample=sample)
 
 
 @app.command()
 def status(now: NowOption = None) -> None:
-    """What is loaded, and what is due next."""
+    """What is loaded, the queues, and when the next requests go out."""
+    from mailcapture.cli import commands
+
     commands.status()
+
+
+# --------------------------------------------------------------------------- mail out
 
 
 @app.command()
 def tick(
     now: NowOption = None,
-    send: Annotated[bool, typer.Option("--send/--no-send", help="Deliver what is due")] = True,
+    send: Annotated[bool, typer.Option("--send/--no-send", help="Deliver what is due.")] = True,
 ) -> None:
     """Queue the requests, reminders, escalations, summaries and reports due now, then deliver."""
+    from mailcapture.cli import commands
+
     commands.tick(send)
 
 
 @app.command()
 def send(now: NowOption = None) -> None:
     """Deliver the outbox rows that are due (SMTP, or .eml files in the mail folder)."""
+    from mailcapture.cli import commands
+
     commands.send()
 
 
 @app.command()
 def outbox(
     state: Annotated[
-        str | None, typer.Option(help="Only rows in this state: queued, sent, failed, ...")
+        str | None,
+        typer.Option(metavar="STATE", help="Only rows in this state: queued, sent, failed, ..."),
     ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many rows, newest first")] = 50,
+    limit: Annotated[int, typer.Option(metavar="N", help="At most N rows, newest first.")] = 50,
 ) -> None:
     """List outgoing mail: queued, sent and failed."""
+    from mailcapture.cli import commands
+
     commands.outbox(state, limit)
 
 
-@app.command()
-def demo(
-    folder: Annotated[
-        Path, typer.Argument(help="Where to leave the demo's database and mail")
-    ] = Path("mailcapture-demo"),
-) -> None:
-    """Run a month of returns for the sample council through the real parts, on SQLite."""
-    commands.demo(folder)
-
-
-@app.command()
-def serve(
-    start: Annotated[
-        str | None,
-        typer.Option("--now", help="Start the clock at this (local) ISO date-time; it then runs"),
-    ] = None,
-) -> None:
-    """Run the service: listener and/or IMAP poller, timetable and outbox sender."""
-    if start is not None:
-        try:
-            set_clock(OffsetClock(datetime.fromisoformat(start)))
-        except ValueError:
-            raise typer.BadParameter(f"{start!r} is not an ISO date-time") from None
-    commands.serve()
-
-
-class Format(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-    xlsx = "xlsx"
+# --------------------------------------------------------------------------- mail in
 
 
 @app.command()
 def ingest(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Message files, folders, mbox files or Maildirs (default: stdin)"),
+        typer.Argument(
+            metavar="[PATH]...",
+            help="Message files, folders, mbox files or Maildirs (default: standard input).",
+        ),
     ] = None,
     now: NowOption = None,
 ) -> None:
     """Capture raw RFC 5322 messages: one line per message with its outcome."""
+    from mailcapture.cli import commands
+
     commands.ingest(paths or [])
 
 
 @app.command()
 def reprocess(
-    message_id: Annotated[int | None, typer.Argument(help="Inbound message number")] = None,
-    failed: Annotated[bool, typer.Option("--failed", help="Every failed message")] = False,
+    message_id: Annotated[
+        int | None, typer.Argument(metavar="[ID]", help="Inbound message number.")
+    ] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Every failed message.")] = False,
     now: NowOption = None,
 ) -> None:
     """Run a stored message through the pipeline again (after a fix)."""
+    from mailcapture.cli import commands
+
     commands.reprocess(message_id, failed)
 
 
 @app.command()
 def messages(
-    fmt: Annotated[Format, typer.Option("--format", help="table, csv or json")] = Format.table,
-    limit: Annotated[int, typer.Option(help="At most this many, newest first")] = 100,
+    fmt: Annotated[
+        ListFormat, typer.Option("--format", metavar="[table|csv|json]", help="The output format.")
+    ] = ListFormat.table,
+    limit: Annotated[int, typer.Option(metavar="N", help="At most N, newest first.")] = 100,
 ) -> None:
     """List inbound messages: classification, the rule that decided it, and the outcome."""
+    from mailcapture.cli import commands
+
     commands.messages(fmt.value, limit)
+
+
+# --------------------------------------------------------------------------- records
 
 
 export_app = typer.Typer(help="Export stored data.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
-records.register(app, export_app)  # target set/list, lock, unlock, export indicators
-app.command()(publishing.publish)  # site and PDF of the quarterly/annual report
 
 
 @export_app.command("values")
 def export_values(
-    period: Annotated[str | None, typer.Option(help="Only this period, e.g. 2026-04")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="csv, json or xlsx")] = Format.csv,
-    out: Annotated[Path | None, typer.Option(help="Write to this file (needed for xlsx)")] = None,
+    period: PeriodOption = None,
+    fmt: ExportFormatOption = ExportFormat.csv,
+    out: OutOption = None,
 ) -> None:
     """Every value and status received, with who sent it, when, and from which message."""
+    from mailcapture.cli import commands
+
     commands.export_values(period, fmt.value, out)
+
+
+@export_app.command("indicators")
+def export_indicators(
+    period: PeriodOption = None,
+    fmt: ExportFormatOption = ExportFormat.csv,
+    out: OutOption = None,
+) -> None:
+    """Every indicator's value, target, status, trends, flags and commentary per period."""
+    from mailcapture.cli import records
+
+    records.export_indicators(period, fmt.value, out)
+
+
+target_app = typer.Typer(help="Targets and approved target changes.", no_args_is_help=True)
+app.add_typer(target_app, name="target")
+
+
+@target_app.command("set")
+def target_set(
+    code: Annotated[str, typer.Argument(metavar="CODE", help="Indicator code, e.g. BV8a.")],
+    period: Annotated[
+        str,
+        typer.Argument(metavar="PERIOD", help="A year (year-end target), quarter or month."),
+    ],
+    value: Annotated[str, typer.Argument(metavar="VALUE", help="The new target.")],
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why the target changes.")
+    ],
+    approved_by: Annotated[
+        str,
+        typer.Option("--approved-by", metavar="EMAIL", help="Who approved the change."),
+    ],
+    tolerance: Annotated[
+        str | None,
+        typer.Option(metavar="BAND", help="Amber band: a number, or a percentage such as 10%."),
+    ] = None,
+    now: NowOption = None,
+) -> None:
+    """Change a target, if the approver has the authority; the change is recorded."""
+    from mailcapture.cli import records
+
+    records.target_set(code, period, value, reason, approved_by, tolerance)
+
+
+@target_app.command("list")
+def target_list(period: PeriodOption = None) -> None:
+    """Targets, and the target changes recorded with their authority."""
+    from mailcapture.cli import records
+
+    records.target_list(period)
+
+
+@app.command()
+def lock(
+    period: Annotated[
+        str, typer.Argument(metavar="PERIOD", help="The period to lock, e.g. 2026/27 Q1.")
+    ],
+    by: Annotated[str, typer.Option("--by", metavar="EMAIL", help="The performance team member.")],
+    reason: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="Why (needed with --force).")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Lock even if not every value is signed off.")
+    ] = False,
+    now: NowOption = None,
+) -> None:
+    """Lock a period: no more values, statuses, sign-offs or commentary by email."""
+    from mailcapture.cli import records
+
+    records.lock(period, by, reason, force)
+
+
+@app.command()
+def unlock(
+    period: Annotated[str, typer.Argument(metavar="PERIOD", help="The period to unlock.")],
+    by: Annotated[str, typer.Option("--by", metavar="EMAIL", help="The performance team member.")],
+    reason: Annotated[str, typer.Option(metavar="TEXT", help="Why it is reopened.")],
+    now: NowOption = None,
+) -> None:
+    """Reopen a locked period; the lock is kept, stamped with who, when and why."""
+    from mailcapture.cli import records
+
+    records.unlock(period, by, reason)
+
+
+@app.command()
+def publish(
+    period: Annotated[
+        str,
+        typer.Option(metavar="PERIOD", help='A quarter or a year, e.g. "2026/27 Q1".'),
+    ],
+    out: Annotated[
+        Path, typer.Option(metavar="FOLDER", help="Folder to write the site and PDF into.")
+    ],
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now",
+            metavar="DATETIME",
+            help="Pretend it is this local date-time (the data's 'as at').",
+            callback=_set_now,
+        ),
+    ] = None,
+) -> None:
+    """Write the performance report for PERIOD as a static website and a PDF into FOLDER."""
+    from mailcapture.cli import publishing
+
+    publishing.publish(period, out)
+
+
+# --------------------------------------------------------------------------- the service
+
+
+@app.command()
+def serve(
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--now",
+            metavar="DATETIME",
+            help="Start the clock at this local date-time; it then runs.",
+        ),
+    ] = None,
+) -> None:
+    """Run the service: listener and/or IMAP poller, timetable and outbox sender."""
+    from mailcapture.cli import commands
+
+    if start is not None:
+        from mailcapture.clock import OffsetClock, set_clock
+
+        set_clock(OffsetClock(_datetime(start)))
+    commands.serve()
+
+
+@app.command()
+def health() -> None:
+    """Exit 0 when the database is reachable and current and the listener answers."""
+    from mailcapture.cli import commands
+
+    commands.health()
+
+
+@app.command()
+def demo(
+    folder: Annotated[
+        Path,
+        typer.Argument(metavar="[FOLDER]", help="Where to leave the demo's database and mail."),
+    ] = Path("mailcapture-demo"),
+) -> None:
+    """Run a month of returns for the sample council through the real parts, on SQLite."""
+    from mailcapture.cli import commands
+
+    commands.demo(folder)
+
+
+# --------------------------------------------------------------------------- errors
 
 
 def run() -> None:
     """Console-script entry point: turn expected failures into one line and an exit code."""
     try:
         app(standalone_mode=False)
-    except RegisterInvalid as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        print(f"mailcapture: register not loaded: {len(exc.problems)} problem(s)", file=sys.stderr)
-        sys.exit(1)
-    except (SettingsError, SchemaError, CliError, ConfigError, UnreadableInput) as exc:
-        _fail(str(exc), getattr(exc, "code", 1))
-    except OperationalError as exc:
-        _fail(f"database unavailable: {_first_line(exc.orig or exc)}")
-    except SQLAlchemyError as exc:
-        _fail(f"database error: {_first_line(exc)}")
+    except UserError as exc:
+        problems = getattr(exc, "problems", None)
+        if problems:  # a broken register: every problem on its own line, then the verdict
+            for problem in problems:
+                print(problem, file=sys.stderr)
+            print(f"mailcapture: register not loaded: {len(problems)} problem(s)", file=sys.stderr)
+            sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code)
     except typer.Abort:
         _fail("aborted")
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
     except Exception as exc:
-        # Usage errors from the (vendored) click inside typer: bad option, missing argument.
-        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
-            _fail(exc.format_message(), exc.exit_code)
-        raise
+        reason = _known_failure(exc)
+        if reason is None:
+            raise
+        _fail(*reason)
+
+
+def _known_failure(exc: Exception) -> tuple[str, int] | None:
+    """A one-line reason for failures that are not bugs, or ``None`` for a bug."""
+    # Usage errors from the (vendored) click inside typer: bad option, missing argument.
+    if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+        return exc.format_message(), exc.exit_code
+    # SQLAlchemy is imported only by commands that use the database, so only look for its
+    # errors when it has been: an exception cannot come from a module never imported.
+    sa = sys.modules.get("sqlalchemy.exc")
+    if sa is not None and isinstance(exc, sa.OperationalError):
+        return f"database unavailable: {_first_line(exc.orig or exc)}", 1
+    if sa is not None and isinstance(exc, sa.SQLAlchemyError):
+        return f"database error: {_first_line(exc)}", 1
+    return None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -224,6 +456,6 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _fail(reason: str, code: int = 1) -> None:
+def _fail(reason: str, code: int = 1) -> NoReturn:
     print(f"mailcapture: error: {reason}", file=sys.stderr)
     sys.exit(code)

@@ -3,8 +3,9 @@
 ``mailcapture target set|list``, ``mailcapture lock|unlock`` and ``mailcapture export
 indicators``. The work is done in :mod:`mailcapture.reports.targets`,
 :mod:`mailcapture.reports.period_locks` and :mod:`mailcapture.reports.indicator_export`;
-this module parses arguments and prints. A refusal or bad argument prints one line,
-``mailcapture: error: reason``, and exits 1 with nothing written.
+this module checks arguments and prints (the options are declared in :mod:`.main`). A
+refusal or bad argument is a :class:`UserError`: one line, ``mailcapture: error: reason``,
+exit 1, with nothing written.
 """
 
 from __future__ import annotations
@@ -13,16 +14,16 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import NoReturn
 
-import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from mailcapture.clock import LOCAL_TZ, FixedClock, set_clock
+from mailcapture.clock import LOCAL_TZ
 from mailcapture.domain.figures import plain_number
 from mailcapture.domain.periods import Period, PeriodError, parse_period
+from mailcapture.errors import UserError
 from mailcapture.reports import export
 from mailcapture.reports.indicator_export import indicators_table
 from mailcapture.reports.period_locks import LockOutcome, LockRefused, lock_period, unlock_period
@@ -37,29 +38,11 @@ from mailcapture.reports.targets import (
 from mailcapture.runtime import Runtime
 
 console = Console(highlight=False, markup=False)
-target_app = typer.Typer(help="Targets and approved target changes.", no_args_is_help=True)
 
 
 def _fail(reason: str) -> NoReturn:
-    """One line and exit 1, through the command's own error handling in :mod:`.main`."""
-    from mailcapture.cli.main import CliError  # imported late: main imports this module
-
-    raise CliError(reason)
-
-
-def _set_now(value: str | None) -> None:
-    if value is None:
-        return
-    try:
-        set_clock(FixedClock(datetime.fromisoformat(value)))
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not an ISO date-time") from None
-
-
-NowOption = Annotated[
-    str | None,
-    typer.Option("--now", help="Pretend it is this (local) ISO date-time.", callback=_set_now),
-]
+    """One line and exit 1, through the error handling in :mod:`.main`."""
+    raise UserError(reason)
 
 
 def _period(text: str, option: str = "PERIOD") -> Period:
@@ -82,19 +65,8 @@ def _figure(value: object) -> str:
 # --------------------------------------------------------------------------- targets
 
 
-@target_app.command("set")
 def target_set(
-    code: Annotated[str, typer.Argument(help="Indicator code, e.g. BV8a")],
-    period: Annotated[str, typer.Argument(help="A year (year-end target), quarter or month")],
-    value: Annotated[str, typer.Argument(help="The new target")],
-    reason: Annotated[str, typer.Option("--reason", help="Why the target changes")],
-    approved_by: Annotated[
-        str, typer.Option("--approved-by", help="Email of the person who approved it")
-    ],
-    tolerance: Annotated[
-        str | None, typer.Option(help="Amber band: a number, or a percentage such as 10%")
-    ] = None,
-    now: NowOption = None,
+    code: str, period: str, value: str, reason: str, approved_by: str, tolerance: str | None
 ) -> None:
     """Change a target, if the approver has the authority; the change is recorded."""
     when = _period(period)
@@ -128,10 +100,7 @@ def target_set(
     )
 
 
-@target_app.command("list")
-def target_list(
-    period: Annotated[str | None, typer.Option(help="Only targets for this period")] = None,
-) -> None:
+def target_list(period: str | None) -> None:
     """Targets, and the target changes recorded with their authority."""
     when = _period(period, "--period") if period is not None else None
     runtime = _runtime()
@@ -165,15 +134,7 @@ def target_list(
 # --------------------------------------------------------------------------- locks
 
 
-def lock(
-    period: Annotated[str, typer.Argument(help="The period to lock, e.g. 2026/27 Q1")],
-    by: Annotated[str, typer.Option("--by", help="Email of the performance team member")],
-    reason: Annotated[str | None, typer.Option(help="Why (needed with --force)")] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Lock even if not every value is signed off")
-    ] = False,
-    now: NowOption = None,
-) -> None:
+def lock(period: str, by: str, reason: str | None, force: bool) -> None:
     """Lock a period: no more values, statuses, sign-offs or commentary by email."""
     when = _period(period)
     _lock_command(
@@ -181,12 +142,7 @@ def lock(
     )
 
 
-def unlock(
-    period: Annotated[str, typer.Argument(help="The period to unlock")],
-    by: Annotated[str, typer.Option("--by", help="Email of the performance team member")],
-    reason: Annotated[str, typer.Option(help="Why it is reopened")],
-    now: NowOption = None,
-) -> None:
+def unlock(period: str, by: str, reason: str) -> None:
     """Reopen a locked period; the lock is kept, stamped with who, when and why."""
     when = _period(period)
     _lock_command(lambda session, at: unlock_period(session, when, by=by, reason=reason, now=at))
@@ -208,11 +164,7 @@ def _lock_command(change: Callable[[Session, datetime], LockOutcome]) -> None:
 # --------------------------------------------------------------------------- export
 
 
-def export_indicators(
-    period: Annotated[str | None, typer.Option(help="Only this period, e.g. 2026/27 Q1")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="csv, json or xlsx")] = "csv",
-    out: Annotated[Path | None, typer.Option(help="Write to this file (needed for xlsx)")] = None,
-) -> None:
+def export_indicators(period: str | None, fmt: str, out: Path | None) -> None:
     """Every indicator's value, target, status, trends, flags and commentary per period."""
     if fmt not in {"csv", "json", "xlsx"}:
         _fail("indicators can be exported as csv, json or xlsx")
@@ -233,11 +185,3 @@ def export_indicators(
             return
         out.write_text(text, encoding="utf-8")
     console.print(f"{len(table.rows)} row(s) written to {out}")
-
-
-def register(app: typer.Typer, export_app: typer.Typer) -> None:
-    """Add these commands to the ``mailcapture`` command (one call in :mod:`.main`)."""
-    app.add_typer(target_app, name="target")
-    app.command("lock")(lock)
-    app.command("unlock")(unlock)
-    export_app.command("indicators")(export_indicators)

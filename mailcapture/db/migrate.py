@@ -1,18 +1,16 @@
-"""Schema creation and upgrade through alembic, from code (``mailcapture init``)."""
+"""Schema creation and upgrade through alembic, from code (``mailcapture init``).
+
+Only ``init`` and the tests import this module: alembic is slow to import, and every other
+command checks the schema with :func:`mailcapture.db.schema.require_current` instead.
+"""
 
 from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
 
 from mailcapture.resources import package_dir
-
-
-class SchemaError(RuntimeError):
-    """The database schema is missing or older than this release."""
 
 
 def alembic_config(database_url: str) -> Config:
@@ -33,21 +31,3 @@ def downgrade(database_url: str, revision: str = "base") -> None:
 
 def head_revision(database_url: str) -> str | None:
     return ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
-
-
-def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
-
-
-def require_current(engine: Engine, database_url: str) -> None:
-    """Refuse to work on a database that ``mailcapture init`` has not brought up to date."""
-    current = current_revision(engine)
-    head = head_revision(database_url)
-    if current is None:
-        raise SchemaError("the database has no mailcapture schema: run `mailcapture init` first")
-    if current != head:
-        raise SchemaError(
-            f"the database schema is at {current}, this release needs {head}: "
-            "run `mailcapture init` to upgrade"
-        )

@@ -8,6 +8,7 @@ from mailcapture.clock import Clock
 from mailcapture.db.engine import transaction
 from mailcapture.outbox.notices import notify_outbox_failure
 from mailcapture.outbox.worker import DEFAULT_POLICY, DeliveryStats, RetryPolicy, deliver_due
+from mailcapture.progress import NO_PROGRESS, Progress
 from mailcapture.register.mail import mail_settings
 from mailcapture.transport.outbound import Sender
 
@@ -18,6 +19,7 @@ def send_due(
     clock: Clock,
     policy: RetryPolicy = DEFAULT_POLICY,
     limit: int | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> DeliveryStats:
     """Deliver every due row; failures are reported to the performance team."""
     with transaction(sessions) as session:
@@ -31,4 +33,5 @@ def send_due(
         notify_failure=notify_outbox_failure(mail),
         policy=policy,
         limit=limit,
+        progress=progress,
     )

@@ -20,6 +20,7 @@ from mailcapture.db.models import OutboxMessage
 from mailcapture.domain.enums import OutboxState
 from mailcapture.logs import event
 from mailcapture.outbox.queue import claim_due
+from mailcapture.progress import NO_PROGRESS, Progress
 from mailcapture.transport.outbound import DeliveryError, Sender
 
 FAILURE_KIND = "outbox_failure"
@@ -72,9 +73,11 @@ def deliver_due(
     policy: RetryPolicy = DEFAULT_POLICY,
     batch: int = 50,
     limit: int | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> DeliveryStats:
     """Send every row due now, a batch at a time, until none is left (or ``limit``)."""
     stats = DeliveryStats()
+    progress.start("sending", None)
     while limit is None or stats.sent + stats.failed + stats.retrying < limit:
         with transaction(sessions) as session:
             rows = claim_due(session, clock.now(), batch)
@@ -96,6 +99,7 @@ def deliver_due(
                 policy,
                 stats,
             )
+            progress.advance()
     return stats
 
 

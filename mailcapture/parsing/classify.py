@@ -50,23 +50,19 @@ header name given by the caller, and is not handled here.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.message import Message
 from enum import StrEnum
-from typing import Any
 
 from mailcapture.parsing.mime import DecodedMessage, parse_mime, stored_payload
 
-try:  # the detector list, to name the detector that fired (not exported by flufl.bounce)
-    from flufl.bounce._scan import _DETECTORS as _FLUFL_DETECTORS
-except ImportError:  # pragma: no cover - a future flufl.bounce moved it; fall back below
-    _FLUFL_DETECTORS = None
-from flufl.bounce import all_failures as _flufl_all_failures
-
 __all__ = ["Classification", "Kind", "classify", "find_return_date"]
+
+_FLUFL_LOG = logging.getLogger("flufl.bounce")
 
 
 class Kind(StrEnum):
@@ -429,34 +425,35 @@ def _exchange_ndr(ctx: _Context) -> Classification | None:
     return Classification(Kind.BOUNCE, "ndr:exchange", temporary=bool(temporary))
 
 
-def _flufl_detectors() -> list[tuple[str, Callable[[Message], Any]]]:
-    if _FLUFL_DETECTORS is None:  # pragma: no cover - see the import
-        return [("flufl.bounce", _flufl_all_failures)]
-    return [(f"flufl.bounce:{d.__name__}", lambda m, d=d: d().process(m)) for d in _FLUFL_DETECTORS]
-
-
 def _flufl(ctx: _Context) -> Classification | None:
-    """Rule 5: flufl.bounce's detectors, one at a time so the one that fired is named."""
+    """Rule 5: flufl.bounce's detectors, through its public ``all_failures``.
+
+    They run in flufl.bounce's own order and stop at the first that finds anything. A
+    detector that raises (some index into headers without checking) ends the rule with no
+    verdict, and the weaker rules after it still run.
+    """
     if not _has_bounce_sign(ctx):
         return None
     tree = ctx.tree
     if tree is None:
         return None
-    for rule, detect in _flufl_detectors():
-        try:
-            temporary, permanent = detect(tree)
-        except Exception:  # detectors index into headers without checking; skip a failing one
-            continue
-        failed = _valid_addresses(
-            (a.decode("ascii", "replace") for a in permanent), ctx.own_addresses
-        )
-        delayed = _valid_addresses(
-            (a.decode("ascii", "replace") for a in temporary), ctx.own_addresses
-        )
-        if failed:
-            return Classification(Kind.BOUNCE, rule, failed)
-        if delayed:
-            return Classification(Kind.BOUNCE, rule, temporary=True)
+    from flufl.bounce import all_failures  # loaded for the few messages that look like bounces
+
+    # flufl.bounce logs a detector's exception with its traceback; without a handler of its
+    # own that would reach the terminal of anyone running `mailcapture ingest`.
+    if not _FLUFL_LOG.handlers:
+        _FLUFL_LOG.addHandler(logging.NullHandler())
+
+    try:
+        temporary, permanent = all_failures(tree)
+    except Exception:
+        return None
+    failed = _valid_addresses((a.decode("ascii", "replace") for a in permanent), ctx.own_addresses)
+    delayed = _valid_addresses((a.decode("ascii", "replace") for a in temporary), ctx.own_addresses)
+    if failed:
+        return Classification(Kind.BOUNCE, "flufl.bounce", failed)
+    if delayed:
+        return Classification(Kind.BOUNCE, "flufl.bounce", temporary=True)
     return None
 
 

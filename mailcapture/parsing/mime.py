@@ -44,7 +44,9 @@ from __future__ import annotations
 
 import binascii
 import codecs
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, message_from_string
@@ -52,11 +54,6 @@ from email.message import Message
 from email.policy import Compat32
 from email.utils import collapse_rfc2231_value, getaddresses, parsedate_to_datetime
 from html import unescape as _unescape_html
-
-from charset_normalizer import from_bytes as _cn_from_bytes
-from inscriptis import get_text as _inscriptis_get_text
-from inscriptis.css_profiles import CSS_PROFILES
-from inscriptis.model.config import ParserConfig
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -328,9 +325,11 @@ def _guess_charset(data: bytes, context: bytes = b"") -> tuple[str, str] | None:
     ``context`` is more text believed to share the charset (the raw 8-bit headers of the same
     message); it only informs the guess.
     """
+    from charset_normalizer import from_bytes  # only for the few parts that need a guess
+
     sample = data + b"\n" + context if context else data
     try:
-        results = _cn_from_bytes(sample, cp_isolation=list(_GUESS_ORDER))
+        results = from_bytes(sample, cp_isolation=list(_GUESS_ORDER))
     except Exception:  # a detector failure must never lose the message
         return None
     matches = list(results)
@@ -886,7 +885,6 @@ def _decode_transfer(part: Message, where: str, defects: list[str]) -> bytes:
 # HTML and format=flowed
 # --------------------------------------------------------------------------------------------
 
-_HTML_CONFIG = ParserConfig(css=CSS_PROFILES["strict"], display_links=False, display_images=False)
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.\-]+)""", re.I)
 _TAG = re.compile(r"<[^>]*>")
 _BLOCK_TAG = re.compile(r"<\s*(?:br|/p|/div|/tr|/li|/h\d|/table)\b[^>]*>", re.I)
@@ -901,6 +899,17 @@ def _crude_html_text(html: str) -> str:
     return _unescape_html(_TAG.sub("", text))
 
 
+@functools.cache
+def _inscriptis() -> Callable[[str], str]:
+    """inscriptis (and lxml under it), loaded for the first HTML-only message, not before."""
+    from inscriptis import get_text
+    from inscriptis.css_profiles import CSS_PROFILES
+    from inscriptis.model.config import ParserConfig
+
+    config = ParserConfig(css=CSS_PROFILES["strict"], display_links=False, display_images=False)
+    return lambda html: str(get_text(html, config))
+
+
 def html_to_text(html: str) -> str:
     """Readable text from an HTML body, one table row per line.
 
@@ -908,7 +917,7 @@ def html_to_text(html: str) -> str:
     one space (so ``[A1] Visits:    42`` reads ``[A1] Visits: 42``) and other runs to two.
     """
     try:
-        text = _inscriptis_get_text(html, _HTML_CONFIG)
+        text = _inscriptis()(html)
     except Exception:  # lxml rejects some documents outright; a rough text beats none
         text = _crude_html_text(html)
     lines = []

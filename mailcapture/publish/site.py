@@ -32,6 +32,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy.orm import Session
 
 from mailcapture.domain.periods import Period, PeriodKind
+from mailcapture.errors import UserError
+from mailcapture.progress import NO_PROGRESS, Progress
 from mailcapture.publish import formatting as fmt
 from mailcapture.reports.content import PerformanceReport, performance_report, report_part
 from mailcapture.resources import package_dir
@@ -39,7 +41,7 @@ from mailcapture.resources import package_dir
 SITE_TEMPLATES: Path = package_dir("templates", "site")
 
 
-class PublishError(Exception):
+class PublishError(UserError):
     """Publishing cannot go ahead; the message is one line fit for the command line."""
 
 
@@ -57,7 +59,13 @@ def pdf_name(period: Period) -> str:
     return f"{kind}-report-{fmt.slug(period.code)}.pdf"
 
 
-def publish(session: Session, period: Period, now: datetime, out: Path) -> Published:
+def publish(
+    session: Session,
+    period: Period,
+    now: datetime,
+    out: Path,
+    progress: Progress = NO_PROGRESS,
+) -> Published:
     """Compute the report for ``period`` (a quarter or a year) and write site and PDF."""
     from mailcapture.publish.pdf import render_pdf  # WeasyPrint loads Pango: only when used
 
@@ -67,10 +75,15 @@ def publish(session: Session, period: Period, now: datetime, out: Path) -> Publi
         )
     _writable(out)  # before the work, so a wrong --out fails at once
     annual = period.kind is PeriodKind.YEAR
-    site = performance_report(session, period, now, annual=annual, everything=True)
+    site = performance_report(
+        session, period, now, annual=annual, everything=True, progress=progress
+    )
     report = report_part(site)
+    progress.start("pages", None)
     files = site_files(site, pdf_name(period))
+    progress.start("the PDF", 1)
     files[pdf_name(period)] = render_pdf(report)
+    progress.advance()
     _write(out, files)
     return Published(out, sorted(files), pdf_name(period))
 

@@ -15,6 +15,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from mailcapture.errors import UserError
+
 Key = str | int
 
 
@@ -28,7 +30,7 @@ class Problem:
         return f"{self.file}:{self.line}: {self.reason}"
 
 
-class RegisterInvalid(Exception):
+class RegisterInvalid(UserError):
     """The register has problems; nothing was loaded."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:

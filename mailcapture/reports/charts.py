@@ -33,11 +33,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from matplotlib import rc_context
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from PIL import Image
-
 from mailcapture.domain.enums import Polarity
 from mailcapture.domain.figures import format_figure
 
@@ -172,6 +167,11 @@ def _render(
     targets: list[float] | None,
     unit: str,
 ) -> bytes:
+    # matplotlib takes longer to import than most commands take to run: only when drawing.
+    from matplotlib import rc_context
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     with rc_context(_RC):
         figure = Figure(figsize=SIZE, dpi=DPI)
         FigureCanvasAgg(figure)
@@ -212,6 +212,8 @@ def palette_png(png: bytes, colours: int = EMAIL_COLOURS) -> bytes:
 
     Deterministic (median cut, no random seed), and with no text chunks, like the original.
     """
+    from PIL import Image
+
     with Image.open(io.BytesIO(png)) as image:
         rgb = image.convert("RGB")  # the figure is opaque: alpha is 255 everywhere
     paletted = rgb.quantize(

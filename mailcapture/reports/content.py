@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from mailcapture.db import models as m
 from mailcapture.domain.enums import MilestoneStatus, ReportKind
 from mailcapture.domain.periods import Period, PeriodKind
+from mailcapture.progress import NO_PROGRESS, Progress
 from mailcapture.reports.charts import Chart, history_chart
 from mailcapture.reports.commentary import (
     DEPARTMENT_PREFIX,
@@ -181,8 +182,12 @@ def performance_report(
     *,
     annual: bool = False,
     everything: bool = False,
+    progress: Progress = NO_PROGRESS,
 ) -> PerformanceReport:
-    """The report's content for ``period`` (its financial year when ``annual``)."""
+    """The report's content for ``period`` (its financial year when ``annual``).
+
+    Drawing the charts is most of the work; ``progress`` hears of each indicator's.
+    """
     if annual and period.kind is not PeriodKind.YEAR:
         period = Period(period.fy, PeriodKind.YEAR, 1)
     kind = ReportKind.ANNUAL if annual else ReportKind.QUARTERLY
@@ -198,6 +203,7 @@ def performance_report(
     projects = _projects(session, period, key_only=not everything, overdue=overdue)
 
     entries: dict[str, list[IndicatorEntry]] = defaultdict(list)
+    progress.start("figures and charts", len(codes))
     for code in codes:
         rows = history[code]
         row = rows[-1]
@@ -217,6 +223,7 @@ def performance_report(
                 in_report=info["in_report"],
             )
         )
+        progress.advance()
     by_department: dict[str, list[ProjectEntry]] = defaultdict(list)
     for project in projects:
         by_department[project.department_code].append(project)

@@ -34,11 +34,12 @@ from mailcapture.db.locks import lock_in_force
 from mailcapture.db.periods import PeriodStore
 from mailcapture.domain.enums import Role
 from mailcapture.domain.periods import Period
+from mailcapture.errors import UserError
 from mailcapture.reports.queries import indicator_values
 from mailcapture.reports.values import PROVISIONAL
 
 
-class LockRefused(ValueError):
+class LockRefused(UserError, ValueError):
     """The lock or unlock was not made; the message is one line for the user."""
 
 

@@ -44,9 +44,10 @@ from mailcapture.domain.authority import (
 )
 from mailcapture.domain.enums import ApproverKind, ToleranceKind
 from mailcapture.domain.periods import Period, PeriodError, PeriodKind
+from mailcapture.errors import UserError
 
 
-class TargetError(ValueError):
+class TargetError(UserError, ValueError):
     """A target change that cannot be recorded; the message is one line for the user."""
 
 

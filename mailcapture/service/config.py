@@ -10,11 +10,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailcapture.settings import SettingsError
-from mailcapture.transport.imap import ImapConfigError, ImapSettings
-from mailcapture.transport.listener import DEFAULT_MAX_BYTES
-from mailcapture.transport.outbound import ConfigError, SmtpSettings
+
+if TYPE_CHECKING:
+    from mailcapture.transport.imap import ImapSettings
 
 DEFAULT_LISTEN = "127.0.0.1:2525"
 
@@ -39,8 +40,13 @@ class ServiceConfig:
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> ServiceConfig:
+        # The transports (aiosmtpd, imapclient) load only for the service itself.
+        from mailcapture.transport.imap import ImapConfigError, ImapSettings
+        from mailcapture.transport.listener import DEFAULT_MAX_BYTES
+        from mailcapture.transport.outbound import ConfigError, SmtpSettings
+
         env = os.environ if env is None else env
-        host, port = _listen(env.get("MAILCAPTURE_LISTEN", DEFAULT_LISTEN))
+        host, port = listen_address(env)
         mode = env.get("MAILCAPTURE_LISTEN_MODE", "smtp").strip().lower() or "smtp"
         if mode not in {"smtp", "lmtp"}:
             raise SettingsError(f"MAILCAPTURE_LISTEN_MODE={mode!r}: expected smtp or lmtp")
@@ -90,8 +96,10 @@ class ServiceConfig:
         )
 
 
-def _listen(value: str) -> tuple[str | None, int | None]:
-    value = value.strip()
+def listen_address(env: Mapping[str, str] | None = None) -> tuple[str | None, int | None]:
+    """``MAILCAPTURE_LISTEN`` as (host, port); (None, None) when the listener is off."""
+    env = os.environ if env is None else env
+    value = env.get("MAILCAPTURE_LISTEN", DEFAULT_LISTEN).strip()
     if not value:
         return None, None
     host, sep, port = value.rpartition(":")

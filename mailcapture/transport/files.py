@@ -12,8 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailcapture.errors import UserError
+from mailcapture.parsing.sniff import not_a_message
 
-class UnreadableInput(OSError):
+
+class UnreadableInput(UserError):
     """A path that is not a message, folder, mbox or Maildir (a one-line reason)."""
 
 
@@ -70,3 +73,37 @@ def iter_inputs(paths: list[Path]) -> Iterator[FileMessage]:
             yield from iter_path(path)
         except (PermissionError, IsADirectoryError, mailbox.Error) as exc:
             raise UnreadableInput(f"{path}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class CheckedInputs:
+    """How many messages the inputs hold; the messages themselves only when read from stdin.
+
+    Files are read again when captured rather than held in memory: a folder may be large.
+    """
+
+    count: int
+    messages: list[FileMessage] | None
+
+
+def check_inputs(paths: list[Path]) -> CheckedInputs:
+    """Refuse the whole run, before anything is stored, if any input is not an email.
+
+    A person pointed ``ingest`` at the wrong file (an Outlook ``.msg``, a PDF, a reply's
+    text without its headers): say which and why in one line, and store nothing, so that
+    nothing half-done needs undoing.
+    """
+    count = 0
+    refused: list[str] = []
+    kept: list[FileMessage] = []
+    for message in iter_inputs(paths):
+        count += 1
+        reason = not_a_message(message.raw)
+        if reason is not None:
+            refused.append(f"{message.ref}: {reason}")
+        if not paths:
+            kept.append(message)
+    if refused:
+        more = f" (and {len(refused) - 1} more of {count} inputs)" if len(refused) > 1 else ""
+        raise UnreadableInput(f"{refused[0]}{more}; nothing was stored")
+    return CheckedInputs(count, kept if not paths else None)

@@ -102,6 +102,7 @@ from urllib.parse import unquote, urlsplit
 
 from imapclient import IMAPClient
 
+from mailcapture.errors import UserError
 from mailcapture.logs import event
 from mailcapture.transport.urls import is_loopback, parse_flag, parse_options, parse_seconds
 
@@ -143,7 +144,7 @@ _WARN_EVENTS = frozenset(
 )
 
 
-class ImapConfigError(ValueError):
+class ImapConfigError(UserError, ValueError):
     """The IMAP settings cannot work; the message is one line and never has the password."""
 
 

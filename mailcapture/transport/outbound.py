@@ -69,6 +69,7 @@ from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
+from mailcapture.errors import UserError
 from mailcapture.transport.urls import is_loopback, parse_flag, parse_options, parse_seconds
 
 __all__ = [
@@ -118,7 +119,7 @@ def _rebuild_delivery_error(reason: str, temporary: bool, code: int | None) -> D
     return DeliveryError(reason, temporary=temporary, code=code)
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """The SMTP settings cannot work; the message is one line and never contains the password."""
 
 

@@ -71,7 +71,7 @@ BOUNCES: dict[str, tuple[str, tuple[str, ...], bool]] = {
     "barracuda_dsn_blocked_5.7.1.eml": ("dsn:multipart/report", ("kijitora@example.net",), False),
     "dsn_delayed_action_4.4.0.eml": ("dsn:multipart/report", (), True),
     "exchange2003_undeliverable_text.eml": (
-        "flufl.bounce:Exchange",
+        "flufl.bounce",
         ("kijitora@example.jp",),
         False,
     ),
@@ -81,13 +81,13 @@ BOUNCES: dict[str, tuple[str, tuple[str, ...], bool]] = {
         False,
     ),
     "exchange55_ims_undeliverable.eml": (
-        "flufl.bounce:GroupWise",
+        "flufl.bounce",
         ("recipient@example.net",),
         False,
     ),
-    "exim_mail_delivery_failed_text.eml": ("flufl.bounce:Exim", ("kijitora@example.ed.jp",), False),
-    "gmail_dsn_failure_text.eml": ("flufl.bounce:Exim", ("userunknown@example.jp",), False),
-    "gmx_mail_delivery_failed.eml": ("flufl.bounce:SimpleMatch", ("shironeko@example.jp",), False),
+    "exim_mail_delivery_failed_text.eml": ("flufl.bounce", ("kijitora@example.ed.jp",), False),
+    "gmail_dsn_failure_text.eml": ("flufl.bounce", ("userunknown@example.jp",), False),
+    "gmx_mail_delivery_failed.eml": ("flufl.bounce", ("shironeko@example.jp",), False),
     "hotmail_outlook_dsn_mailbox_full.eml": (
         "dsn:multipart/report",
         ("kijitora@example.jp",),
@@ -103,7 +103,7 @@ BOUNCES: dict[str, tuple[str, tuple[str, ...], bool]] = {
         ("kijitora@u1.example.co.jp",),
         False,
     ),
-    "mailru_russian_base64_subject.eml": ("flufl.bounce:Exim", ("kijitora@example.jp",), False),
+    "mailru_russian_base64_subject.eml": ("flufl.bounce", ("kijitora@example.jp",), False),
     "novell_groupwise_undeliverable.eml": (
         "weak:daemon-from+failure-subject+failure-text",
         ("recipient@example.net",),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -142,6 +143,8 @@ def test_every_problem_is_reported_in_one_run(loaded: dict[str, str], register_d
 
 
 def test_load_before_init_is_a_one_line_error(empty_db_url: str) -> None:
+    if empty_db_url.startswith("sqlite:///"):  # an existing file with no schema in it
+        sqlite3.connect(empty_db_url.removeprefix("sqlite:///")).close()
     env = {"MAILCAPTURE_DATABASE_URL": empty_db_url}
     result = run_cli("load", str(CONFIG_DIR), env=env)
     assert result.code != 0
