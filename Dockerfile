@@ -1,33 +1,49 @@
-# mailcapture service image: slim Python, non-root, runs `mailcapture serve`.
+# mailcapture service image.
 #
 #   docker build -t mailcapture .
-#   docker run -d -p 2525:2525 -v mailcapture-data:/data \
-#     -e MAILCAPTURE_DATABASE_URL=postgresql://user:pass@db/mailcapture \
-#     -e MAILCAPTURE_SMTP_URL=smtp://relay:25 mailcapture
+#   docker compose up          # PostgreSQL 16 and mailcapture on the sample register
 #
-# The register is baked in from config/; mount your own over /app/config and run
-# `docker run --rm ... mailcapture init` and `... mailcapture load` before `serve`.
-FROM python:3.11-slim
+# Two stages: the first builds the wheel from the checkout, the second installs only that
+# wheel (with the PostgreSQL driver) into a virtual environment on a slim Python, with the
+# libraries WeasyPrint needs to lay out the report PDF (Pango, HarfBuzz) and a font.
+# The entrypoint brings the database schema up to date (`mailcapture init`, idempotent),
+# loads the register from $MAILCAPTURE_CONFIG when that is set (mount your register folder
+# there), then runs the command: `serve` unless another is given.
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    MAILCAPTURE_CONFIG=/app/config \
-    MAILCAPTURE_MAIL_DIR=/data/mail/outbox \
+FROM python:3.11-slim-bookworm AS build
+WORKDIR /src
+RUN pip install --no-cache-dir build==1.6.1
+COPY pyproject.toml README.md LICENSE ./
+COPY mailcapture ./mailcapture
+RUN python -m build --wheel --outdir /dist .
+
+FROM python:3.11-slim-bookworm AS runtime
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PATH=/opt/mailcapture/bin:$PATH \
     MAILCAPTURE_DATABASE_URL=sqlite:////data/mailcapture.db \
+    MAILCAPTURE_MAIL_DIR=/data/mail/outbox \
     MAILCAPTURE_LISTEN=0.0.0.0:2525
 
-WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY mailcapture ./mailcapture
-COPY migrations ./migrations
-COPY templates ./templates
-COPY config ./config
-# Installed in place (-e): migrations/ and templates/ are found beside the package.
-RUN pip install --no-cache-dir -e '.[postgres]' \
-    && useradd --system --home-dir /data --create-home mailcapture
+# Pango and HarfBuzz for WeasyPrint (the report PDF); DejaVu so there is a font at all.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 
-USER mailcapture
+COPY --from=build /dist /dist
+RUN python -m venv /opt/mailcapture \
+    && /opt/mailcapture/bin/pip install --no-cache-dir "$(ls /dist/mailcapture-*.whl)[postgres]" \
+    && rm -rf /dist \
+    && useradd --system --uid 10001 --user-group --home-dir /data --create-home mailcapture
+
+COPY docker/entrypoint.sh /usr/local/bin/mailcapture-entrypoint
+WORKDIR /data
+USER 10001:10001
 VOLUME ["/data"]
 EXPOSE 2525
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["mailcapture"]
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
+    CMD ["mailcapture", "health"]
+ENTRYPOINT ["mailcapture-entrypoint"]
 CMD ["serve"]

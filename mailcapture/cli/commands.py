@@ -11,10 +11,11 @@ import sys
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 from mailcapture.cli.output import console, progress_bar
 from mailcapture.clock import LOCAL_TZ
@@ -101,14 +102,19 @@ def _local(when: datetime) -> str:
     return when.astimezone(LOCAL_TZ).strftime("%a %d %b %Y %H:%M %Z")
 
 
-def _count(session, model, *where) -> int:  # type: ignore[no-untyped-def]
-    query = select(func.count()).select_from(model)
-    for condition in where:
-        query = query.where(condition)
-    return int(session.scalar(query) or 0)
+def _counts(session: Session, **queries: Select[Any]) -> dict[str, int]:
+    """Several counts in one statement: one round trip and one compilation, not one each."""
+    labelled = [query.scalar_subquery().label(name) for name, query in queries.items()]
+    row = session.execute(select(*labelled)).one()
+    return {name: int(value or 0) for name, value in row._mapping.items()}
 
 
-def _service_table(session) -> Table:  # type: ignore[no-untyped-def]
+def _live(model: Any) -> Select[Any]:
+    """How many rows of ``model`` are in the register now (not retired)."""
+    return select(func.count()).select_from(model).where(model.retired_at.is_(None))
+
+
+def _service_table(session: Session) -> Table:
     """Queue depths and problems: what an operator checks first."""
     outbox = dict(
         session.execute(
@@ -162,47 +168,67 @@ def _service_table(session) -> Table:  # type: ignore[no-untyped-def]
     return table
 
 
-def _register_table(session) -> Table:  # type: ignore[no-untyped-def]
-    live = lambda model: model.retired_at.is_(None)  # noqa: E731
+def _register_table(session: Session) -> Table:
+    """What is in the register: an operator's check that the load did what they meant."""
     table = Table(title="Register")
     table.add_column("what")
     table.add_column("active", justify="right")
     table.add_column("detail")
+    live_indicator = m.Indicator.retired_at.is_(None)
     kinds = Counter(
-        (i.type.value, i.frequency.value)
-        for i in session.scalars(select(m.Indicator).where(live(m.Indicator)))
+        {
+            (kind.value, frequency.value): number
+            for kind, frequency, number in session.execute(
+                select(m.Indicator.type, m.Indicator.frequency, func.count())
+                .where(live_indicator)
+                .group_by(m.Indicator.type, m.Indicator.frequency)
+            )
+        }
     )
-    by_type = Counter(t for t, _ in kinds.elements())
-    by_freq = Counter(f for _, f in kinds.elements())
+    by_type: Counter[str] = Counter()
+    by_freq: Counter[str] = Counter()
+    for (kind, frequency), number in kinds.items():
+        by_type[kind] += number
+        by_freq[frequency] += number
+    retired = {
+        f"retired_{model.__tablename__}": select(func.count())
+        .select_from(model)
+        .where(model.retired_at.is_not(None))
+        for model in (m.Indicator, m.Component, m.Project, m.Person)
+    }
+    n = _counts(
+        session,
+        departments=_live(m.Department),
+        service_areas=_live(m.ServiceArea),
+        people=_live(m.Person),
+        delegations=_live(m.Delegation),
+        components=_live(m.Component),
+        targets=select(func.count()).select_from(m.Target),
+        projects=_live(m.Project),
+        milestones=_live(m.Milestone),
+        values=select(func.count())
+        .select_from(m.ComponentValue)
+        .where(m.ComponentValue.is_current),
+        **retired,
+    )
     rows = [
-        ("departments", _count(session, m.Department, live(m.Department)), ""),
-        ("service areas", _count(session, m.ServiceArea, live(m.ServiceArea)), ""),
-        (
-            "people",
-            _count(session, m.Person, live(m.Person)),
-            f"{_count(session, m.Delegation, live(m.Delegation))} delegation(s)",
-        ),
+        ("departments", n["departments"], ""),
+        ("service areas", n["service_areas"], ""),
+        ("people", n["people"], f"{n['delegations']} delegation(s)"),
         (
             "indicators",
             sum(kinds.values()),
-            ", ".join(f"{n} {k}" for k, n in sorted(by_type.items()))
+            ", ".join(f"{k} {t}" for t, k in sorted(by_type.items()))
             + "; "
-            + ", ".join(f"{n} {k}" for k, n in sorted(by_freq.items())),
+            + ", ".join(f"{k} {f}" for f, k in sorted(by_freq.items())),
         ),
-        ("components", _count(session, m.Component, live(m.Component)), ""),
-        ("targets", _count(session, m.Target), ""),
-        (
-            "projects",
-            _count(session, m.Project, live(m.Project)),
-            f"{_count(session, m.Milestone, live(m.Milestone))} milestones",
-        ),
-        ("values held", _count(session, m.ComponentValue, m.ComponentValue.is_current), ""),
+        ("components", n["components"], ""),
+        ("targets", n["targets"], ""),
+        ("projects", n["projects"], f"{n['milestones']} milestones"),
+        ("values held", n["values"], ""),
         (
             "retired",
-            sum(
-                _count(session, t, t.retired_at.is_not(None))
-                for t in (m.Indicator, m.Component, m.Project, m.Person)
-            ),
+            sum(n[name] for name in retired),
             "indicators, components, projects and people no longer in the register",
         ),
     ]
