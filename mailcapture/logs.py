@@ -9,12 +9,21 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 
 def event(logger: logging.Logger, name: str, level: int = logging.INFO, **fields: Any) -> None:
     logger.log(level, name, extra={"fields": fields})
+
+
+def event_fields(
+    logger: logging.Logger, name: str, fields: Mapping[str, object], level: int = logging.INFO
+) -> None:
+    """:func:`event` for fields already in a mapping: every key stays a field, so one
+    called ``level`` or ``name`` cannot take the place of an argument."""
+    logger.log(level, name, extra={"fields": dict(fields)})
 
 
 class JsonFormatter(logging.Formatter):

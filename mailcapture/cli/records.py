@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import NoReturn
 
@@ -58,8 +59,8 @@ def _runtime() -> Runtime:
     return runtime
 
 
-def _figure(value: object) -> str:
-    return "" if value is None else plain_number(value)  # type: ignore[arg-type]
+def _figure(value: Decimal | None) -> str:
+    return "" if value is None else plain_number(value)
 
 
 # --------------------------------------------------------------------------- targets

@@ -196,10 +196,13 @@ class _Head:
     _cache: ClassVar[dict[tuple[str, str], str]] = {}
 
     def __init__(self) -> None:
-        self.entries: list[str | tuple[str, object, tuple[str, str] | None]] = []
+        #: Lines written here, or (name, the policy's header object, cache key) to fold.
+        #: The policy's header objects (``email.headerregistry.BaseHeader``) are strings.
+        self.entries: list[str | tuple[str, str, tuple[str, str] | None]] = []
 
     def stdlib(self, name: str, value: object, cache_key: tuple[str, str] | None = None) -> None:
         """Set the header as ``EmailMessage`` would; folded by ``policy.SMTP`` later."""
+        header: str
         _, header = _POLICY.header_store_parse(name, value)
         self.entries.append((name, header, cache_key))
 
@@ -303,7 +306,10 @@ def _part_bytes_with_stdlib(body: str, subtype: str, cte: str) -> bytes:
     part = MIMEPart(policy=_POLICY)
     part.set_content(body, subtype=subtype, charset="utf-8", cte=cte)
     out = BytesIO()
-    BytesGenerator(out, mangle_from_=False, policy=_POLICY).flatten(part)
+    # Typed for the part: typeshed would otherwise take the policy's EmailMessage as the
+    # only kind of message this generator may write.
+    generator: BytesGenerator[MIMEPart] = BytesGenerator(out, mangle_from_=False, policy=_POLICY)
+    generator.flatten(part)
     return out.getvalue()
 
 
@@ -413,7 +419,9 @@ def _build_with_email_package(
     images: Sequence[InlineImage] = (),
 ) -> bytes:
     """The message built with :class:`EmailMessage`: the reference for the fast route."""
-    msg = EmailMessage(policy=_POLICY)
+    # Typed as its base class: typeshed's ``attach`` takes only parts of the receiver's own
+    # class, and the parts attached below are MIMEParts (as the stdlib allows).
+    msg: MIMEPart = EmailMessage(policy=_POLICY)
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = envelope.message_id
     msg["From"] = envelope.from_header

@@ -76,6 +76,9 @@ class ExactDecimal(TypeDecorator[Decimal]):
 def canonical_decimal(value: Decimal) -> Decimal:
     """Drop trailing zeros without exponent form: 1234.500000 -> 1234.5, 1.2E+3 -> 1200."""
     value = value.normalize()
-    if value.as_tuple().exponent > 0:  # type: ignore[operator]
+    exponent = value.as_tuple().exponent
+    if not isinstance(exponent, int):  # "n", "N" or "F": NaN or infinity
+        raise ValueError(f"{value} is not a figure")
+    if exponent > 0:
         value = value.quantize(Decimal(1))
     return value

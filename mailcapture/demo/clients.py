@@ -22,17 +22,20 @@ def parsed(raw: bytes) -> Message:
 
 
 def plain_text(message: Message) -> str:
-    part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
-    return (
-        part.get_payload(decode=True)
-        .decode(part.get_content_charset() or "utf-8")
-        .replace("\r\n", "\n")
-    )
+    return _first_text(message, "text/plain").replace("\r\n", "\n")
 
 
 def html_text(message: Message) -> str:
-    part = next(p for p in message.walk() if p.get_content_type() == "text/html")
-    return part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
+    return _first_text(message, "text/html")
+
+
+def _first_text(message: Message, content_type: str) -> str:
+    """The first ``content_type`` part's body, decoded; refuses one that holds no bytes."""
+    part = next(p for p in message.walk() if p.get_content_type() == content_type)
+    body = part.get_payload(decode=True)
+    if not isinstance(body, bytes):
+        raise ValueError(f"the {content_type} part of the request has no body")
+    return body.decode(part.get_content_charset() or "utf-8")
 
 
 def fill_in_place(form_text: str, answers: dict[str, str]) -> str:

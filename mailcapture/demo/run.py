@@ -28,6 +28,7 @@ from mailcapture.clock import LOCAL_TZ, FixedClock, as_utc
 from mailcapture.db import migrate
 from mailcapture.db import models as m
 from mailcapture.demo import clients
+from mailcapture.domain.enums import SubmissionState
 from mailcapture.mailflow.pipeline import Pipeline
 from mailcapture.mailflow.store import Envelope
 from mailcapture.outbox.service import send_due
@@ -234,13 +235,7 @@ def run_demo(folder: Path, console: Console) -> None:
                 message = clients.parsed(raw)
                 with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
                     client.sendmail(str(message["From"]), [str(message["To"])], raw)
-                with runtime.sessions() as session:
-                    row = session.scalars(
-                        select(m.InboundMessage).order_by(m.InboundMessage.id.desc())
-                    ).first()
-                    outcomes.append(
-                        (scenario.label, row.outcome or "", (row.outcome_detail or "")[:70])
-                    )
+                outcomes.append((scenario.label, *_latest_outcome(runtime)))
                 send_due(runtime.sessions, sender, clock)
                 progress.advance(task)
     finally:
@@ -253,6 +248,16 @@ def run_demo(folder: Path, console: Console) -> None:
     console.print(f"  19 May 2026, 09:00 (two working days after the deadline): {late}")
     _summary(runtime, outcomes, folder, console)
     runtime.close()
+
+
+def _latest_outcome(runtime: Runtime) -> tuple[str, str]:
+    """The outcome and detail of the message stored last: the reply just delivered, as the
+    listener answers 250 only once the message is stored."""
+    with runtime.sessions() as session:
+        row = session.scalars(select(m.InboundMessage).order_by(m.InboundMessage.id.desc())).first()
+    if row is None:
+        raise RuntimeError("the listener accepted a reply but no message was stored")
+    return row.outcome or "", (row.outcome_detail or "")[:70]
 
 
 def _summary(
@@ -294,14 +299,17 @@ def _summary(
     totals.add_column("what")
     totals.add_column("count", justify="right")
     for label, count in (
-        ("figures captured", states.get("accepted", 0) + states.get("superseded", 0)),
-        ("figures 'not available', with the reason", states.get("not_available", 0)),
+        ("figures captured", states[SubmissionState.ACCEPTED] + states[SubmissionState.SUPERSEDED]),
+        ("figures 'not available', with the reason", states[SubmissionState.NOT_AVAILABLE]),
         (
             "milestone statuses captured",
-            statuses.get("accepted", 0) + statuses.get("superseded", 0),
+            statuses[SubmissionState.ACCEPTED] + statuses[SubmissionState.SUPERSEDED],
         ),
-        ("answers rejected with a reason", states.get("rejected", 0) + statuses.get("rejected", 0)),
-        ("values corrected (history kept)", states.get("superseded", 0)),
+        (
+            "answers rejected with a reason",
+            states[SubmissionState.REJECTED] + statuses[SubmissionState.REJECTED],
+        ),
+        ("values corrected (history kept)", states[SubmissionState.SUPERSEDED]),
         ("requests sent", kinds.get("request", 0)),
         ("confirmations sent", kinds.get("confirmation", 0)),
         ("notices to strangers", kinds.get("rejection_notice", 0)),

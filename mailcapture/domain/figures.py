@@ -14,7 +14,10 @@ def plain_number(value: Decimal, decimals: int | None = None) -> str:
         value = value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
     else:
         value = value.normalize()
-        if value.as_tuple().exponent > 0:  # type: ignore[operator]
+        exponent = value.as_tuple().exponent
+        if not isinstance(exponent, int):  # "n", "N" or "F": NaN or infinity
+            raise ValueError(f"{value} is not a figure")
+        if exponent > 0:
             value = value.quantize(Decimal(1))
     return f"{value:,f}"
 
@@ -34,10 +37,8 @@ def format_figure(value: Decimal, unit: str, decimals: int | None = None) -> str
 
 
 def format_range(low: Decimal | None, high: Decimal | None, unit: str) -> str | None:
-    if low is None and high is None:
-        return None
-    if high is None:
-        return f"{format_figure(low, unit)} or more"  # type: ignore[arg-type]
     if low is None:
-        return f"up to {format_figure(high, unit)}"
+        return None if high is None else f"up to {format_figure(high, unit)}"
+    if high is None:
+        return f"{format_figure(low, unit)} or more"
     return f"{format_figure(low, unit)} to {format_figure(high, unit)}"

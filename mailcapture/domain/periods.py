@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -468,7 +469,9 @@ def _read_fy(first: str, second: str) -> Period:
     return _make(_fy_from_pair(first, second), PeriodKind.YEAR, 1)
 
 
-_READERS = {
+#: Each pattern's reader, called with the pattern's groups (None for an optional one
+#: that did not match).
+_READERS: dict[str, Callable[..., Period]] = {
     "iso_month": _read_iso_month,
     "slash_pair": _read_slash_pair,
     "hyphen_year_pair": _read_fy,
@@ -575,6 +578,8 @@ def _describe_quarter(fy: int, q: int) -> str:
 
 
 def _as_kind(kind: object) -> PeriodKind:
+    if not isinstance(kind, str):
+        raise PeriodError(f"{kind!r} is not a period kind")
     try:
         return PeriodKind(kind)
     except ValueError:

@@ -62,16 +62,16 @@ class FigureContext:
         best: dict[int, int] = {}
         if indicator_ids and rank:
             for start in range(0, len(indicator_ids), 5000):
-                rows = session.execute(
+                target_rows = session.execute(
                     select(m.Target.indicator_id, m.Target.period_id, m.Target.value).where(
                         m.Target.period_id.in_(list(rank)),
                         m.Target.indicator_id.in_(indicator_ids[start : start + 5000]),
                     )
                 )
-                for indicator_id, period_id, value in rows:
+                for indicator_id, period_id, target in target_rows:
                     if indicator_id not in best or rank[period_id] < best[indicator_id]:
                         best[indicator_id] = rank[period_id]
-                        self.targets[indicator_id] = value
+                        self.targets[indicator_id] = target
 
     def _value(self, item: DueItem, period_id: int | None) -> str | None:
         if item.component_id is None or period_id is None:

@@ -128,39 +128,46 @@ class Applier:
                 if i.component_id is None and i.milestone_id is not None
             }
         )
-        period_id = self.request.period_id
         if component_ids:
-            for component, current in self.session.execute(
-                select(m.Component, m.ComponentValue)
-                .outerjoin(
-                    m.ComponentValue,
-                    and_(
-                        m.ComponentValue.component_id == m.Component.id,
-                        m.ComponentValue.period_id == period_id,
-                        m.ComponentValue.is_current,
-                    ),
-                )
-                .where(m.Component.id.in_(component_ids))
-            ):
-                self.components[component.id] = component
-                if self.current_values.get(component.id) is None:
-                    self.current_values[component.id] = current
+            self._preload_values(component_ids)
         if milestone_ids:
-            for milestone, current in self.session.execute(
-                select(m.Milestone, m.MilestoneUpdate)
-                .outerjoin(
-                    m.MilestoneUpdate,
-                    and_(
-                        m.MilestoneUpdate.milestone_id == m.Milestone.id,
-                        m.MilestoneUpdate.period_id == period_id,
-                        m.MilestoneUpdate.is_current,
-                    ),
-                )
-                .where(m.Milestone.id.in_(milestone_ids))
-            ):
-                self.milestones[milestone.id] = milestone
-                if self.current_statuses.get(milestone.id) is None:
-                    self.current_statuses[milestone.id] = current
+            self._preload_statuses(milestone_ids)
+
+    def _preload_values(self, component_ids: list[int]) -> None:
+        """Each component and its current value for the period (None when there is none)."""
+        for component, current_value in self.session.execute(
+            select(m.Component, m.ComponentValue)
+            .outerjoin(
+                m.ComponentValue,
+                and_(
+                    m.ComponentValue.component_id == m.Component.id,
+                    m.ComponentValue.period_id == self.request.period_id,
+                    m.ComponentValue.is_current,
+                ),
+            )
+            .where(m.Component.id.in_(component_ids))
+        ):
+            self.components[component.id] = component
+            if self.current_values.get(component.id) is None:
+                self.current_values[component.id] = current_value
+
+    def _preload_statuses(self, milestone_ids: list[int]) -> None:
+        """Each milestone and its current status for the period (None when there is none)."""
+        for milestone, current_status in self.session.execute(
+            select(m.Milestone, m.MilestoneUpdate)
+            .outerjoin(
+                m.MilestoneUpdate,
+                and_(
+                    m.MilestoneUpdate.milestone_id == m.Milestone.id,
+                    m.MilestoneUpdate.period_id == self.request.period_id,
+                    m.MilestoneUpdate.is_current,
+                ),
+            )
+            .where(m.Milestone.id.in_(milestone_ids))
+        ):
+            self.milestones[milestone.id] = milestone
+            if self.current_statuses.get(milestone.id) is None:
+                self.current_statuses[milestone.id] = current_status
 
     def current_value(self, component_id: int) -> m.ComponentValue | None:
         if component_id in self.current_values:

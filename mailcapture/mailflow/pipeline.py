@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from mailcapture.clock import LOCAL_TZ, Clock
 from mailcapture.compose.message import LOOP_HEADER
+from mailcapture.compose.views import RejectionReason
 from mailcapture.db import models as m
 from mailcapture.db.engine import transaction
 from mailcapture.domain.enums import InboundState, MessageClass, RequestState
@@ -429,7 +430,13 @@ class _Run:
         return None, "no token, subject tag or reference matched"
 
     def reject(
-        self, outcome: str, reason: str, address: str, name: str, detail: str, **extra: Any
+        self,
+        outcome: str,
+        reason: RejectionReason,
+        address: str,
+        name: str,
+        detail: str,
+        **extra: Any,
     ) -> None:
         note = queue_rejection(
             self.session,

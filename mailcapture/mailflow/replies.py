@@ -139,7 +139,7 @@ def queue_rejection(
     inbound: m.InboundMessage,
     address: str,
     name: str,
-    reason: str,
+    reason: views.RejectionReason,
     now: datetime,
     limits: Limits,
     period_label: str | None = None,

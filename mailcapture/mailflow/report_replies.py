@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from mailcapture.compose import report_views as rv
@@ -149,7 +149,7 @@ def _scope(session: Session, report_run: m.ReportRun, addressee: m.Person, sent:
     what a report of this kind lists for this reader)."""
     if sent.strip():
         wanted = {code.upper() for code in listed_codes(sent)}
-        indicator_filter = func.upper(m.Indicator.code).in_(sorted(wanted))
+        indicator_filter: ColumnElement[bool] = func.upper(m.Indicator.code).in_(sorted(wanted))
         project_filter = or_(
             func.upper(m.Milestone.code).in_(sorted(wanted)),
             func.upper(m.Project.code).in_(sorted(wanted)),

@@ -115,8 +115,13 @@ def store_raw(session: Session, raw: bytes, envelope: Envelope, now: datetime) -
     return StoredMessage(row.id, original)
 
 
-#: ``INSERT ... ON CONFLICT DO NOTHING`` of the dialects we run on.
-_CONFLICT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+def _conflict_insert(dialect: str) -> postgresql.Insert | sqlite.Insert | None:
+    """An ``INSERT`` that can say ``ON CONFLICT DO NOTHING``, in the dialects we run on."""
+    if dialect == "postgresql":
+        return postgresql.insert(InboundMessage)
+    if dialect == "sqlite":
+        return sqlite.insert(InboundMessage)
+    return None
 
 
 def _insert_unless_known(session: Session, values: dict[str, Any]) -> int | None:
@@ -126,15 +131,14 @@ def _insert_unless_known(session: Session, values: dict[str, Any]) -> int | None
     no savepoint is needed to survive a second copy (PostgreSQL waits for a concurrent
     insert of the same key to commit or roll back, exactly as the index itself would).
     """
-    make_insert = _CONFLICT_INSERTS.get(session.get_bind().dialect.name)
-    if make_insert is None:
+    insert = _conflict_insert(session.get_bind().dialect.name)
+    if insert is None:
         try:
             return _insert_with_savepoint(session, values)
         except IntegrityError:
             return None
     statement = (
-        make_insert(InboundMessage.__table__)
-        .values(**values, state=InboundState.RECEIVED, attempts=0)
+        insert.values(**values, state=InboundState.RECEIVED, attempts=0)
         .on_conflict_do_nothing(
             index_elements=[InboundMessage.dedupe_key],
             index_where=InboundMessage.duplicate_of_id.is_(None),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -15,6 +16,9 @@ from mailcapture.db import models as m
 from mailcapture.outbox.queue import NewMail, enqueue
 from mailcapture.register.mail import reply_address
 from mailcapture.register.model import MailSpec
+
+if TYPE_CHECKING:  # the worker imports the sender; the notices need only its protocol
+    from mailcapture.outbox.worker import FailureNotifier
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,7 @@ def queue_email(
     )
 
 
-def notify_outbox_failure(mail: MailSpec):  # type: ignore[no-untyped-def]
+def notify_outbox_failure(mail: MailSpec) -> FailureNotifier:
     """A FailureNotifier that tells the performance team, once per failed row."""
 
     def notify(session: Session, row: m.OutboxMessage, now: datetime) -> None:

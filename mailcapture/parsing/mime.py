@@ -615,7 +615,7 @@ def _parse_date(value: str | None) -> datetime | None:
 class _RawHeaderPolicy(Compat32):
     """compat32 that returns header values as written, never as ``email.header.Header``."""
 
-    def header_fetch_parse(self, name: str, value: str) -> str:  # type: ignore[override]
+    def header_fetch_parse(self, name: str, value: str) -> str:
         return value
 
 
@@ -795,7 +795,8 @@ def stored_payload(part: Message) -> list[Message] | str | bytes | None:
     nonsense label) and ``get_payload(decode=True)`` applies its own, stricter, transfer
     decoding; both lose the bytes we want, so the stored payload is read directly.
     """
-    return part._payload  # see the docstring
+    # typeshed leaves out Message's private ``_payload``, which the docstring says we need.
+    return part._payload  # type: ignore[attr-defined]
 
 
 def _payload_bytes(part: Message) -> bytes:
@@ -1124,11 +1125,11 @@ class _BodyPicker:
                 for i, child in enumerate(children):
                     if start and (child.get("content-id") or "").strip() == start.strip():
                         first = i
-            leaves = self.select(children[first], at(first))
+            root_leaves = self.select(children[first], at(first))
             for i, child in enumerate(children):
                 if i != first:
                     self.attach(child, at(i))
-            return leaves
+            return root_leaves
         if sub == "encrypted":
             for i, child in enumerate(children):
                 self.attach(child, at(i))

@@ -39,4 +39,4 @@ def render_pdf(report: PerformanceReport) -> bytes:
 
     document = HTML(string=report_html(report), base_url=str(SITE_TEMPLATES))
     # Tagged PDF: headings, tables and alt text reach screen readers, as on the site.
-    return document.write_pdf(pdf_tags=True)  # type: ignore[no-any-return]
+    return document.write_pdf(pdf_tags=True)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailcapture.db import models as m
+from mailcapture.db.models.base import Retirable
 from mailcapture.db.periods import PeriodStore
 from mailcapture.domain.enums import Role, SubmissionSource, SubmissionState
 from mailcapture.register.model import Register
@@ -86,8 +87,8 @@ class _Sync:
             existing[key.casefold()] = row
             self.changes.note(table, "added", key)
             return row
-        if getattr(row, "retired_at", None) is not None:
-            row.retired_at = None  # type: ignore[attr-defined]
+        if isinstance(row, Retirable) and row.retired_at is not None:
+            row.retired_at = None
             self.changes.note(table, "restored", key)
         if getattr(row, key_attr) != key:
             setattr(row, key_attr, key)
@@ -100,8 +101,8 @@ class _Sync:
     ) -> None:
         wanted = {k.casefold() for k in keep}
         for key, row in existing.items():
-            if key not in wanted and getattr(row, "retired_at", None) is None:
-                row.retired_at = self.now  # type: ignore[attr-defined]
+            if key not in wanted and isinstance(row, Retirable) and row.retired_at is None:
+                row.retired_at = self.now
                 self.changes.note(model.__tablename__, "retired", getattr(row, key_attr))
 
     def by_code(self, model: type[T], attr: str = "code") -> dict[str, T]:
@@ -465,25 +466,29 @@ class _Sync:
                 "escalations": [asdict(e) for e in t.escalations],
                 "summary_after": t.summary_after,
             }
-            row = rules.get(t.frequency)
-            if row is None:
+            rule = rules.get(t.frequency)
+            if rule is None:
                 s.add(m.TimetableRule(frequency=t.frequency, **values))
                 self.changes.note("timetable_rules", "added", t.frequency.value)
-            elif _assign(row, values):
+            elif _assign(rule, values):
                 self.changes.note("timetable_rules", "updated", t.frequency.value)
+        self.sync_bank_holidays(reg)
+
+    def sync_bank_holidays(self, reg: Register) -> None:
+        s = self.session
         holidays = {h.day: h for h in s.scalars(select(m.BankHoliday))}
         wanted = dict(reg.bank_holidays)
         for day, name in wanted.items():
-            row = holidays.get(day)
-            if row is None:
+            holiday = holidays.get(day)
+            if holiday is None:
                 s.add(m.BankHoliday(day=day, name=name))
                 self.changes.note("bank_holidays", "added", day.isoformat())
-            elif row.name != name:
-                row.name = name
+            elif holiday.name != name:
+                holiday.name = name
                 self.changes.note("bank_holidays", "updated", day.isoformat())
-        for day, row in holidays.items():
+        for day, holiday in holidays.items():
             if day not in wanted:
-                s.delete(row)
+                s.delete(holiday)
                 self.changes.note("bank_holidays", "removed", day.isoformat())
 
     def sync_history(self, reg: Register) -> None:

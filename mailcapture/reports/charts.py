@@ -32,9 +32,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from mailcapture.domain.enums import Polarity
 from mailcapture.domain.figures import format_figure
+
+if TYPE_CHECKING:  # matplotlib is imported only when drawing
+    from matplotlib.typing import RcKeyType
 
 #: Inches and dots per inch: 640 x 300 pixels, readable in an email and on a page.
 SIZE = (6.4, 3.0)
@@ -50,7 +54,7 @@ TARGET_COLOUR = "#6b4e00"
 TEXT_COLOUR = "#1a1a1a"
 GRID_COLOUR = "#d9d9d9"
 
-_RC = {
+_RC: dict[RcKeyType, object] = {
     "font.family": "DejaVu Sans",
     "font.size": 9,
     "axes.titlesize": 10,

@@ -173,10 +173,12 @@ def to_xlsx(table: Table) -> bytes:
 
     book = Workbook()
     sheet = book.active
+    if sheet is None:  # a new workbook has one sheet, active; never write a file without it
+        raise RuntimeError("openpyxl made a workbook without a worksheet")
     sheet.title = "values"
     sheet.append(list(table.columns))
     for row in table.rows:
-        cells = []
+        cells: list[object] = []
         for value in row:
             if isinstance(value, Decimal):
                 cells.append(float(value))  # a number cell; figures have <= 15 digits

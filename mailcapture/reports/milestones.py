@@ -82,5 +82,7 @@ def milestone_comments(
     )
     found: dict[int, list[CommentItem]] = defaultdict(list)
     for ms_id, name, role, body, at in result:
+        if ms_id is None:  # excluded by the IN above; never file a comment under no milestone
+            continue
         found[ms_id].append(CommentItem(name or "", role, body, at))
     return dict(found)

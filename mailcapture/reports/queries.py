@@ -181,7 +181,7 @@ def indicator_values(
 
 
 def _load_indicators(
-    session: Session, chosen: Select[tuple[int]], codes: Iterable[str] | None
+    session: Session, chosen: Select[int], codes: Iterable[str] | None
 ) -> list[m.Indicator]:
     indicators = list(
         session.scalars(
@@ -197,7 +197,7 @@ def _load_indicators(
 
 
 def _load_series(
-    session: Session, chosen: Select[tuple[int]], stored_codes: list[str]
+    session: Session, chosen: Select[int], stored_codes: list[str]
 ) -> tuple[dict[str, ComponentSeries], dict[int, list[str]]]:
     """Each used component's current values, and which component codes each indicator uses."""
     links = session.execute(
@@ -266,7 +266,7 @@ def _load_series(
 
 
 def _load_targets(
-    session: Session, chosen: Select[tuple[int]], target_codes: list[str]
+    session: Session, chosen: Select[int], target_codes: list[str]
 ) -> dict[int, dict[str, TargetLevel]]:
     targets: dict[int, dict[str, TargetLevel]] = defaultdict(dict)
     result = session.execute(
@@ -286,7 +286,7 @@ def _load_targets(
 
 
 def _load_approvals(
-    session: Session, chosen: Select[tuple[int]], stored_codes: list[str]
+    session: Session, chosen: Select[int], stored_codes: list[str]
 ) -> dict[int, dict[str, SignoffDecision]]:
     """The current sign-off decision per indicator and period code."""
     decisions: dict[int, dict[str, SignoffDecision]] = defaultdict(dict)

@@ -131,7 +131,8 @@ def returns_status(
             if returned_at <= due_at:
                 tally[2] += 1
 
-    names = {
+    # Keyed like ``counts``: items of no service area (None) fall back to the default below.
+    names: dict[int | None, tuple[tuple[str, str], tuple[str, str]]] = {
         area.id: ((area.department.code, area.department.name), (area.code, area.name))
         for area in session.scalars(
             select(m.ServiceArea).where(m.ServiceArea.id.in_([a for a in counts if a]))
@@ -140,9 +141,9 @@ def returns_status(
     rows: list[ReturnsRow] = []
     by_department: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     total = [0, 0, 0]
-    for area, tally in counts.items():
-        department, service_area = names.get(area, (("", "(no service area)"), ("", "")))
-        rows.append(_row(department, service_area if area in names else None, tally))
+    for counted_area, tally in counts.items():
+        department, service_area = names.get(counted_area, (("", "(no service area)"), ("", "")))
+        rows.append(_row(department, service_area if counted_area in names else None, tally))
         for i in range(3):
             by_department[department][i] += tally[i]
             total[i] += tally[i]

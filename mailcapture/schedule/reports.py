@@ -59,6 +59,7 @@ from mailcapture.register.model import MailSpec
 from mailcapture.reports import content
 from mailcapture.reports.email import build
 from mailcapture.reports.email.send import ReportMail, queue_report, run_keys
+from mailcapture.reports.email.views import IndicatorLine
 from mailcapture.reports.targets import mark_reported
 from mailcapture.schedule.timetable import Timetable, load_timetable
 
@@ -199,7 +200,7 @@ class _MonthRun:
         for kind in kinds:
             getattr(self, f"queue_{kind}")()
 
-    def _queue(self, report: ReportMail, view: object, lines: list) -> None:  # type: ignore[type-arg]
+    def _queue(self, report: ReportMail, view: object, lines: list[IndicatorLine]) -> None:
         images = self.charts.images(lines)
         if queue_report(self.session, self.mail, report, view, images, self.now) is not None:
             self.tally.queued[report.kind] += 1

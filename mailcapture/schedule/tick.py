@@ -208,12 +208,12 @@ class _PeriodTick:
             pending = []
             for row in request.items:
                 key = item_key(row)
-                item = by_key.get((owner_id, key))
-                if item is None or key in done:
+                due_item = by_key.get((owner_id, key))
+                if due_item is None or key in done:
                     continue
                 if row.snoozed_until is not None and row.snoozed_until > today:
                     continue
-                pending.append(item)
+                pending.append(due_item)
             result[request.id] = pending
             if (
                 not pending
@@ -416,8 +416,8 @@ class _PeriodTick:
             if request.created_at > when or request.state is not RequestState.OPEN:
                 continue
             for item in outstanding.get(request.id) or []:
-                target = item.owner_id if level == "owner" else item.escalation_owner_id
-                by_target[target][request.id].append(item)
+                target_id = item.owner_id if level == "owner" else item.escalation_owner_id
+                by_target[target_id][request.id].append(item)
         overdue = self.timetable.calendar.working_days_between(
             self.dates.due_at.date(), when.date()
         )

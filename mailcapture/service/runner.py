@@ -18,13 +18,14 @@ import logging
 import queue
 import signal
 import threading
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from mailcapture.db.engine import transaction
-from mailcapture.logs import event
+from mailcapture.logs import event, event_fields
 from mailcapture.mailflow.pipeline import Pipeline
 from mailcapture.mailflow.store import Envelope
 from mailcapture.outbox.service import send_due
@@ -53,7 +54,7 @@ class Service:
 
     # ---- intake ----------------------------------------------------------------------
     def store_from_smtp(
-        self, raw: bytes, mail_from: str | None, rcpt_to: list[str], peer: str
+        self, raw: bytes, mail_from: str | None, rcpt_to: Sequence[str], peer: str
     ) -> int:
         stored = self.pipeline.store_only(
             raw,
@@ -99,7 +100,7 @@ class Service:
 
     def run_tick(self) -> None:
         report = tick(self.runtime.sessions, self.runtime.clock.now())
-        event(log, "tick", **report.as_dict())
+        event_fields(log, "tick", report.as_dict())
 
     def run_send(self) -> None:
         with self.send_lock:
@@ -132,7 +133,7 @@ class Service:
                     tls_key=self.config.tls_key,
                 ),
                 self.store_from_smtp,
-                lambda name, fields: event(log, name, **fields),
+                lambda name, fields: event_fields(log, name, fields),
             )
             event(
                 log,
@@ -146,7 +147,7 @@ class Service:
             poller = ImapPoller(
                 self.config.imap,
                 self.store_from_imap,
-                on_log=lambda name, fields: event(log, name, **fields),
+                on_log=lambda name, fields: event_fields(log, name, fields),
             )
             thread = threading.Thread(
                 target=poller.run, args=(self.stop_event,), name="imap", daemon=True

@@ -40,10 +40,7 @@ def iter_path(path: Path) -> Iterator[FileMessage]:
         raise UnreadableInput(f"{path}: no such file or folder")
     if path.is_dir():
         if _is_maildir(path):
-            box = mailbox.Maildir(path, factory=None, create=False)
-            for key in sorted(box.iterkeys()):
-                with box.get_file(key) as handle:
-                    yield FileMessage(handle.read(), f"{path}:{key}")
+            yield from _iter_maildir(path)
             return
         for child in sorted(p for p in path.rglob("*") if p.is_file()):
             if child.suffix.lower() in {".eml", ".msg", ".txt", ""} or child.parent.name in {
@@ -53,11 +50,30 @@ def iter_path(path: Path) -> Iterator[FileMessage]:
                 yield FileMessage(child.read_bytes(), str(child))
         return
     if _is_mbox(path):
-        box = mailbox.mbox(path, create=False)
-        for key in box.iterkeys():
-            yield FileMessage(box.get_bytes(key), f"{path}:{key}")
+        yield from _iter_mbox(path)
         return
     yield FileMessage(path.read_bytes(), str(path))
+
+
+def _iter_maildir(path: Path) -> Iterator[FileMessage]:
+    box = mailbox.Maildir(path, factory=None, create=False)
+    for key in sorted(box.iterkeys()):
+        with box.get_file(key) as handle:
+            yield FileMessage(handle.read(), f"{path}:{key}")
+
+
+def _iter_mbox(path: Path) -> Iterator[FileMessage]:
+    """Each message of an mbox file, closing the file however the reading ends.
+
+    ``mailbox.mbox`` keeps its file open (read-write where it may) until ``close()``;
+    without it every mbox ingested left a handle to the garbage collector.
+    """
+    box = mailbox.mbox(path, create=False)
+    try:
+        for key in box.iterkeys():
+            yield FileMessage(box.get_bytes(key), f"{path}:{key}")
+    finally:
+        box.close()
 
 
 def iter_inputs(paths: list[Path]) -> Iterator[FileMessage]:

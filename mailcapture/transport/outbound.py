@@ -493,7 +493,7 @@ class SmtpSender:
             raise _network_error(f"connection to {self._where()} failed", exc) from None
 
     def _recipients(self, smtp: smtplib.SMTP, plan: _Plan, *, reused: bool) -> None:
-        refused: list[tuple[str, int, bytes | str]] = []
+        refused: list[tuple[str, int, bytes]] = []
         for recipient in plan.recipients:
             code, text = smtp.docmd("RCPT", f"TO:<{recipient}>")
             if code == _STALE_REPLY:

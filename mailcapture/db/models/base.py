@@ -26,7 +26,7 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
 
 
-def enum_column(enum: type[StrEnum], **kwargs: object) -> Mapped:  # type: ignore[type-arg]
+def enum_column(enum: type[StrEnum], **kwargs: object) -> Mapped:
     """A VARCHAR column holding an enum's *values*, validated in Python, no DB enum type.
 
     Native enums and CHECK constraints would make adding a member a migration; a
