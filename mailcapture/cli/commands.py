@@ -243,7 +243,8 @@ def tick(send_after: bool) -> None:
     runtime = Runtime.from_environment()
     runtime.require_schema()
     sender = runtime.sender() if send_after else None
-    report = run_tick(runtime.sessions, runtime.clock.now())
+    with progress_bar() as progress:
+        report = run_tick(runtime.sessions, runtime.clock.now(), progress=progress)
     console.print(f"tick at {_local(runtime.clock.now())}: {report}")
     if sender is not None:
         _deliver(runtime, sender)

@@ -41,6 +41,7 @@ from mailcapture.outbox.notices import (
     when_text,
 )
 from mailcapture.outbox.queue import already_queued
+from mailcapture.progress import NO_PROGRESS, Progress
 from mailcapture.register.mail import mail_settings
 from mailcapture.register.model import MailSpec
 from mailcapture.reports.commentary import needing_commentary, request_indicator_codes
@@ -101,7 +102,13 @@ def new_token() -> str:
     return base64.b32encode(secrets.token_bytes(TOKEN_BYTES)).decode().lower()
 
 
-def tick(sessions: sessionmaker[Session], now: datetime) -> TickReport:
+def tick(
+    sessions: sessionmaker[Session], now: datetime, progress: Progress = NO_PROGRESS
+) -> TickReport:
+    """Queue everything the timetable says is due at ``now``, each email exactly once.
+
+    ``progress`` hears of each request composed (the long part of a tick on a large register).
+    """
     report = TickReport()
     with transaction(sessions) as session:
         record = m.SchedulerTick(tick_time=now, started_at=now)
@@ -116,7 +123,7 @@ def tick(sessions: sessionmaker[Session], now: datetime) -> TickReport:
             if now < dates.request_at:
                 continue
             with transaction(sessions) as session:
-                _PeriodTick(session, mail, timetable, dates, now, report).run()
+                _PeriodTick(session, mail, timetable, dates, now, report, progress).run()
     # Report emails: see mailcapture.schedule.reports.
     report.reports.update(queue_reports(sessions, now).queued)
     with transaction(sessions) as session:
@@ -143,8 +150,10 @@ class _PeriodTick:
         dates: PeriodDates,
         now: datetime,
         report: TickReport,
+        progress: Progress = NO_PROGRESS,
     ) -> None:
         self.session = session
+        self.progress = progress
         self.mail = mail
         self.timetable = timetable
         self.dates = dates
@@ -276,11 +285,12 @@ class _PeriodTick:
         context = FigureContext(
             self.session, self.period, [i for items in waiting.values() for i in items]
         )
+        self.progress.start(f"requests for {self.period.label}", len(waiting))
         for person_id, items in sorted(waiting.items()):
             pending = [i for i in items if item_key(i) not in done]
-            if not pending:
-                continue  # everything already in (e.g. loaded history): nothing to ask
-            self.queue_request(person_id, pending, context)
+            if pending:  # else everything is already in (e.g. loaded history): nothing to ask
+                self.queue_request(person_id, pending, context)
+            self.progress.advance()
 
     def queue_request(self, person_id: int, items: list[DueItem], context: FigureContext) -> None:
         person = self.person(person_id)

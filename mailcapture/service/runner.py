@@ -133,7 +133,6 @@ class Service:
                     tls_key=self.config.tls_key,
                 ),
                 self.store_from_smtp,
-                lambda name, fields: event_fields(log, name, fields),
             )
             event(
                 log,
@@ -144,11 +143,9 @@ class Service:
                 domains=sorted(domains),
             )
         if self.config.imap is not None:
-            poller = ImapPoller(
-                self.config.imap,
-                self.store_from_imap,
-                on_log=lambda name, fields: event_fields(log, name, fields),
-            )
+            # The transports log their own events, each at its level (a store or connection
+            # failure is a warning), under the same "mailcapture" logger as the service.
+            poller = ImapPoller(self.config.imap, self.store_from_imap)
             thread = threading.Thread(
                 target=poller.run, args=(self.stop_event,), name="imap", daemon=True
             )

@@ -13,6 +13,7 @@ LMTP answers per recipient after DATA; the same rule applies to each.
 
 from __future__ import annotations
 
+import logging
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,10 +23,13 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
 
+from mailcapture.logs import event
+
 #: (raw bytes, envelope sender, envelope recipients, peer) -> anything; raises if not stored.
 Store = Callable[[bytes, str | None, Sequence[str], str], object]
 Log = Callable[[str, dict[str, Any]], None]
 
+_logger = logging.getLogger(__name__)
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 LONG_LINE_LIMIT = 64 * 1024
 
@@ -48,7 +52,7 @@ class CaptureHandler:
     def __init__(self, config: ListenerConfig, store: Store, log: Log | None = None) -> None:
         self.config = config
         self.store = store
-        self.log = log or (lambda event, fields: None)
+        self.log = log or default_log
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -92,6 +96,15 @@ class CaptureHandler:
         if self.config.lmtp:
             return "\r\n".join(["250 2.0.0 Message accepted"] * len(envelope.rcpt_tos))
         return "250 2.0.0 Message accepted for delivery"
+
+
+#: Events that mean mail is not getting in: an operator should see them.
+WARNING_EVENTS = frozenset({"smtp.deferred"})
+
+
+def default_log(name: str, fields: dict[str, Any]) -> None:
+    """The listener's events as structured logs, at the level each deserves."""
+    event(_logger, name, logging.WARNING if name in WARNING_EVENTS else logging.INFO, **fields)
 
 
 def _peer(session: Any) -> str:
