@@ -55,6 +55,8 @@ from urllib.parse import quote
 import pytest
 from imapclient import IMAPClient
 
+from tests.ports import free_port
+
 __all__ = [
     "PASSWORD",
     "USER",
@@ -70,12 +72,6 @@ PASSWORD = "s3cret"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def dovecot_binary() -> str:

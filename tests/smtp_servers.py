@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import email
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,11 +11,9 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from tests.ports import free_port
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["RecordingSink", "free_port", "smtp_sink"]
 
 
 class RecordingSink:

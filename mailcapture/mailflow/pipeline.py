@@ -123,11 +123,10 @@ class Pipeline:
         try:
             with transaction(self.sessions) as session:
                 claimed = self._claim(session, message_id, force)
-                if claimed is None:
-                    return self.result_of(message_id)
-                row, mail = claimed
-                _Run(session, row, self, self.clock.now(), mail).run()
-                return _result(row)
+                if claimed is not None:
+                    row, mail = claimed
+                    _Run(session, row, self, self.clock.now(), mail).run()
+                    return _result(row)
         except Exception as exc:
             with transaction(self.sessions) as session:
                 row = session.get_one(m.InboundMessage, message_id)
@@ -138,6 +137,10 @@ class Pipeline:
                 row.error = clean_text("".join(traceback.format_exception(exc)))[-8000:]
                 row.processed_at = self.clock.now()
                 return _result(row)
+        # Not ours to process (done already, a duplicate, or locked by another process): say
+        # what it is, from a session of its own once ours has ended. Asked inside our own
+        # transaction, SQLite's BEGIN IMMEDIATE would wait on the lock this thread holds.
+        return self.result_of(message_id)
 
     def _claim(
         self, session: Session, message_id: int, force: bool

@@ -22,9 +22,8 @@ from mailcapture.demo import clients
 from mailcapture.domain.periods import parse_period
 from mailcapture.mailflow.pipeline import Pipeline
 from mailcapture.mailflow.store import Envelope
-from mailcapture.register.loader import load_folder
 from mailcapture.schedule.tick import tick
-from tests.conftest import CONFIG_DIR
+from tests.conftest import SampleRegister
 
 KEVIN = "Kevin Walsh <kevin.walsh@ashdown.example>"
 
@@ -61,9 +60,9 @@ def test_which_lock_applies(sessions: sessionmaker[Session]) -> None:
 
 
 def test_locked_month_refuses_value_and_comments_until_unlocked(
-    sessions: sessionmaker[Session],
+    sessions: sessionmaker[Session], sample_register: SampleRegister
 ) -> None:
-    load_folder(CONFIG_DIR, sessions, datetime(2026, 4, 20, 12, 0, tzinfo=UTC))
+    sample_register.load(sessions, datetime(2026, 4, 20, 12, 0, tzinfo=UTC))
     tick(sessions, as_utc(datetime(2026, 5, 1, 9, 0)))
     with sessions() as s, s.begin():
         lock = _lock(s, "2026-04", as_utc(datetime(2026, 5, 4, 17, 0)))

@@ -18,17 +18,16 @@ from mailcapture.clock import as_utc
 from mailcapture.db import models as m
 from mailcapture.demo import clients
 from mailcapture.domain.enums import MilestoneStatus, SubmissionState
-from mailcapture.register.loader import load_folder
 from mailcapture.schedule.tick import tick
-from tests.conftest import CONFIG_DIR
+from tests.conftest import SampleRegister
 from tests.mailflow.world import PipelineWorld
 
 KEVIN = "Kevin Walsh <kevin.walsh@ashdown.example>"
 
 
 @pytest.fixture
-def world(sessions: sessionmaker[Session]) -> PipelineWorld:
-    load_folder(CONFIG_DIR, sessions, datetime(2026, 4, 20, 12, 0, tzinfo=UTC))
+def world(sessions: sessionmaker[Session], sample_register: SampleRegister) -> PipelineWorld:
+    sample_register.load(sessions, datetime(2026, 4, 20, 12, 0, tzinfo=UTC))
     tick(sessions, as_utc(datetime(2026, 5, 1, 9, 0)))
     return PipelineWorld(sessions)
 

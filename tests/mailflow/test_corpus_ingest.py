@@ -13,8 +13,7 @@ from mailcapture.clock import FixedClock
 from mailcapture.db import models as m
 from mailcapture.mailflow.pipeline import Pipeline
 from mailcapture.mailflow.store import Envelope
-from mailcapture.register.loader import load_folder
-from tests.conftest import CONFIG_DIR, CORPUS
+from tests.conftest import CORPUS, SampleRegister
 
 SAMPLES = sorted(CORPUS.rglob("*.eml"))
 EXPECTED_CLASS = {"auto": "auto-reply", "bounces": "bounce", "replies": "human"}
@@ -26,8 +25,8 @@ def test_the_corpus_is_all_there() -> None:
 
 
 @pytest.fixture
-def pipeline(sessions: sessionmaker[Session]) -> Pipeline:
-    load_folder(CONFIG_DIR, sessions, datetime(2026, 4, 20, tzinfo=UTC))
+def pipeline(sessions: sessionmaker[Session], sample_register: SampleRegister) -> Pipeline:
+    sample_register.load(sessions, datetime(2026, 4, 20, tzinfo=UTC))
     return Pipeline(sessions, FixedClock(datetime(2026, 5, 5, 9, 0, tzinfo=UTC)))
 
 

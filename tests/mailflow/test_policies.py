@@ -17,17 +17,16 @@ from mailcapture.mailflow.pipeline import Pipeline, Settings
 from mailcapture.mailflow.replies import Limits
 from mailcapture.mailflow.store import Envelope
 from mailcapture.parsing.mime import Limits as MimeLimits
-from mailcapture.register.loader import load_folder
 from mailcapture.schedule.tick import tick
 from mailcapture.transport.files import iter_path
-from tests.conftest import CONFIG_DIR
+from tests.conftest import SampleRegister
 
 KEVIN = "Kevin Walsh <kevin.walsh@ashdown.example>"
 
 
 @pytest.fixture
-def request_raw(sessions: sessionmaker[Session]) -> bytes:
-    load_folder(CONFIG_DIR, sessions, datetime(2026, 4, 20, tzinfo=UTC))
+def request_raw(sessions: sessionmaker[Session], sample_register: SampleRegister) -> bytes:
+    sample_register.load(sessions, datetime(2026, 4, 20, tzinfo=UTC))
     tick(sessions, as_utc(datetime(2026, 5, 1, 9, 0)))
     with sessions() as s:
         return s.scalars(

@@ -25,11 +25,10 @@ from mailcapture.demo import clients
 from mailcapture.domain.figures import format_figure
 from mailcapture.domain.periods import parse_period
 from mailcapture.outbox.queue import NewMail, enqueue
-from mailcapture.register.loader import load_folder
 from mailcapture.register.mail import mail_settings, reply_address
 from mailcapture.reports.queries import indicator_values
 from mailcapture.schedule.tick import new_token, tick
-from tests.conftest import CONFIG_DIR
+from tests.conftest import SampleRegister
 from tests.mailflow.world import PipelineWorld
 
 KEVIN = "Kevin Walsh <kevin.walsh@ashdown.example>"
@@ -175,8 +174,8 @@ def _text(row: m.OutboxMessage) -> str:
 
 
 @pytest.fixture
-def world(sessions: sessionmaker[Session]) -> World:
-    load_folder(CONFIG_DIR, sessions, datetime(2026, 4, 20, 12, 0, tzinfo=UTC))
+def world(sessions: sessionmaker[Session], sample_register: SampleRegister) -> World:
+    sample_register.load(sessions, datetime(2026, 4, 20, 12, 0, tzinfo=UTC))
     tick(sessions, as_utc(datetime(2026, 5, 1, 9, 0)))
     w = World(sessions)
     kevin = w.ingest(

@@ -18,17 +18,18 @@ from mailcapture.domain.enums import OutboxState
 from mailcapture.outbox.queue import NewMail, enqueue
 from mailcapture.outbox.service import send_due
 from mailcapture.outbox.worker import RetryPolicy
-from mailcapture.register.loader import load_folder
 from mailcapture.transport.outbound import FolderSender, SmtpSender, SmtpSettings
-from tests.conftest import CONFIG_DIR
+from tests.conftest import SampleRegister
 from tests.smtp_servers import RecordingSink, smtp_sink
 
 NOW = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def loaded(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
-    load_folder(CONFIG_DIR, sessions, NOW)
+def loaded(
+    sessions: sessionmaker[Session], sample_register: SampleRegister
+) -> sessionmaker[Session]:
+    sample_register.load(sessions, NOW)
     return sessions
 
 

@@ -14,10 +14,10 @@ from decimal import Decimal
 
 import pytest
 from PIL import Image, ImageChops, ImageStat
+from sqlalchemy.orm import Session, sessionmaker
 
 from mailcapture.domain.enums import Polarity
 from mailcapture.domain.periods import parse_period
-from mailcapture.register.loader import load_folder
 from mailcapture.reports.charts import (
     GRID_COLOUR,
     TARGET_COLOUR,
@@ -27,7 +27,7 @@ from mailcapture.reports.charts import (
     palette_png,
 )
 from mailcapture.reports.history import history_periods, indicator_history
-from tests.conftest import CONFIG_DIR
+from tests.conftest import SampleRegister
 
 D = Decimal
 POINTS = [("Apr", D("96.5")), ("May", None), ("Jun", D("97.2")), ("Jul", D("98.0"))]
@@ -160,8 +160,10 @@ def test_history_periods_are_of_the_same_kind_oldest_first():
 
 
 @pytest.mark.db
-def test_indicator_history_from_the_sample_register(sessions):
-    load_folder(CONFIG_DIR, sessions, datetime(2026, 4, 20, tzinfo=UTC))
+def test_indicator_history_from_the_sample_register(
+    sessions: sessionmaker[Session], sample_register: SampleRegister
+) -> None:
+    sample_register.load(sessions, datetime(2026, 4, 20, tzinfo=UTC))
     with sessions() as session:
         history = indicator_history(session, parse_period("2026/27 Q1"), 5, ["BV8a"])
     assert list(history) == ["BV8a"]

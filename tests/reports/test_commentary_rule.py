@@ -20,9 +20,8 @@ from mailcapture.db import models as m
 from mailcapture.demo import clients
 from mailcapture.mailflow.pipeline import Pipeline
 from mailcapture.mailflow.store import Envelope
-from mailcapture.register.loader import load_folder
 from mailcapture.schedule.tick import tick
-from tests.conftest import CONFIG_DIR
+from tests.conftest import SampleRegister
 
 KEVIN = "Kevin Walsh <kevin.walsh@ashdown.example>"
 KEVIN_ADDRESS = "kevin.walsh@ashdown.example"
@@ -44,8 +43,10 @@ def text(row: m.OutboxMessage) -> str:
 
 
 @pytest.fixture
-def april(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
-    load_folder(CONFIG_DIR, sessions, datetime(2026, 4, 20, 12, 0, tzinfo=UTC))
+def april(
+    sessions: sessionmaker[Session], sample_register: SampleRegister
+) -> sessionmaker[Session]:
+    sample_register.load(sessions, datetime(2026, 4, 20, 12, 0, tzinfo=UTC))
     tick(sessions, as_utc(datetime(2026, 5, 1, 9, 0)))
     return sessions
 

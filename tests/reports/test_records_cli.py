@@ -36,7 +36,7 @@ from mailcapture.reports.indicator_export import INDICATOR_COLUMNS, indicators_t
 from mailcapture.reports.period_locks import LockRefused, lock_period
 from mailcapture.reports.queries import indicator_values
 from mailcapture.reports.targets import TargetError, mark_reported, set_target, target_changes_for
-from tests.conftest import CONFIG_DIR
+from tests.conftest import CONFIG_DIR, SampleRegister
 from tests.snapshots import run_cli
 
 D = Decimal
@@ -45,10 +45,12 @@ NOW = datetime(2026, 5, 20, tzinfo=UTC)
 
 
 @pytest.fixture
-def loaded(cli_env: dict[str, str]) -> tuple[dict[str, str], sessionmaker[Session]]:
+def loaded(
+    cli_env: dict[str, str], sample_register: SampleRegister
+) -> tuple[dict[str, str], sessionmaker[Session]]:
     engine = make_engine(cli_env["MAILCAPTURE_DATABASE_URL"])
     sessions = session_factory(engine)
-    load_folder(CONFIG_DIR, sessions, datetime(2026, 4, 20, 12, 0, tzinfo=UTC))
+    sample_register.load(sessions, datetime(2026, 4, 20, 12, 0, tzinfo=UTC))
     yield cli_env, sessions
     engine.dispose()
 

@@ -29,7 +29,6 @@ from mailcapture.domain.enums import ReportKind
 from mailcapture.domain.periods import parse_period
 from mailcapture.mailflow.pipeline import Pipeline
 from mailcapture.mailflow.store import Envelope
-from mailcapture.register.loader import load_folder
 from mailcapture.register.model import Register
 from mailcapture.register.validate import load_register
 from mailcapture.reports.queries import indicator_values
@@ -37,7 +36,7 @@ from mailcapture.reports.targets import set_target
 from mailcapture.schedule.reports import queue_reports, report_times
 from mailcapture.schedule.tick import tick
 from mailcapture.schedule.timetable import load_timetable
-from tests.conftest import CONFIG_DIR
+from tests.conftest import CONFIG_DIR, SampleRegister
 
 KEVIN = "Kevin Walsh <kevin.walsh@ashdown.example>"
 MARK = "mark.ellison@ashdown.example"
@@ -96,9 +95,11 @@ def _check_lines(raw: bytes) -> None:
 
 
 @pytest.fixture
-def april(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+def april(
+    sessions: sessionmaker[Session], sample_register: SampleRegister
+) -> sessionmaker[Session]:
     """April 2026 requested, BV8a's title made hostile, Kevin's reply ingested."""
-    load_folder(CONFIG_DIR, sessions, datetime(2026, 4, 20, 12, 0, tzinfo=UTC))
+    sample_register.load(sessions, datetime(2026, 4, 20, 12, 0, tzinfo=UTC))
     with sessions.begin() as s:
         s.scalars(select(m.Indicator).where(m.Indicator.code == "BV8a")).one().title = HOSTILE
     tick(sessions, as_utc(datetime(2026, 5, 1, 9, 0)))
@@ -228,9 +229,9 @@ def test_owner_department_and_exception_reports(april: sessionmaker[Session]) ->
 
 
 def test_quarterly_and_end_of_year_reports_from_the_history(
-    sessions: sessionmaker[Session],
+    sessions: sessionmaker[Session], sample_register: SampleRegister
 ) -> None:
-    load_folder(CONFIG_DIR, sessions, datetime(2026, 3, 20, 12, 0, tzinfo=UTC))
+    sample_register.load(sessions, datetime(2026, 3, 20, 12, 0, tzinfo=UTC))
     with sessions.begin() as s:
         change = set_target(
             s,

@@ -11,26 +11,28 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from mailcapture.clock import as_utc
 from mailcapture.db import models as m
 from mailcapture.db.periods import PeriodStore
 from mailcapture.domain.enums import SubmissionSource, SubmissionState
 from mailcapture.domain.periods import parse_period
-from mailcapture.register.loader import load_folder
 from mailcapture.reports.exceptions import exceptions
 from mailcapture.reports.queries import indicator_values
 from mailcapture.reports.values import Rag, Trend
 from mailcapture.schedule.tick import tick
-from tests.conftest import CONFIG_DIR
+from tests.conftest import SampleRegister
 
 LOADED = datetime(2026, 4, 20, tzinfo=UTC)
 KEVIN = "kevin.walsh@ashdown.example"
 
 
 @pytest.fixture
-def loaded(sessions):
-    load_folder(CONFIG_DIR, sessions, LOADED)
+def loaded(
+    sessions: sessionmaker[Session], sample_register: SampleRegister
+) -> sessionmaker[Session]:
+    sample_register.load(sessions, LOADED)
     return sessions
 
 

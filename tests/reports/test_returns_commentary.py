@@ -20,12 +20,11 @@ from mailcapture.demo import clients
 from mailcapture.domain.periods import parse_period
 from mailcapture.mailflow.pipeline import Pipeline
 from mailcapture.mailflow.store import Envelope
-from mailcapture.register.loader import load_folder
 from mailcapture.reports.commentary import commentary_for, commentary_needed
 from mailcapture.reports.queries import indicator_values
 from mailcapture.reports.returns import percent_text, returns_status
 from mailcapture.schedule.tick import tick
-from tests.conftest import CONFIG_DIR
+from tests.conftest import SampleRegister
 
 KEVIN = "Kevin Walsh <kevin.walsh@ashdown.example>"
 APRIL = parse_period("2026-04")
@@ -41,8 +40,10 @@ def request_raw(sessions: sessionmaker[Session], email: str) -> bytes:
 
 
 @pytest.fixture
-def april(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
-    load_folder(CONFIG_DIR, sessions, datetime(2026, 4, 20, 12, 0, tzinfo=UTC))
+def april(
+    sessions: sessionmaker[Session], sample_register: SampleRegister
+) -> sessionmaker[Session]:
+    sample_register.load(sessions, datetime(2026, 4, 20, 12, 0, tzinfo=UTC))
     tick(sessions, as_utc(datetime(2026, 5, 1, 9, 0)))
     return sessions
 

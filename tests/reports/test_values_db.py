@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from mailcapture.db import models as m
 from mailcapture.db.engine import transaction
@@ -23,10 +24,9 @@ from mailcapture.domain.enums import (
     ToleranceKind,
 )
 from mailcapture.domain.periods import parse_period
-from mailcapture.register.loader import load_folder
 from mailcapture.reports.queries import indicator_values
 from mailcapture.reports.values import Rag, Trend
-from tests.conftest import CONFIG_DIR
+from tests.conftest import SampleRegister
 
 D = Decimal
 NOW = datetime(2026, 4, 20, tzinfo=UTC)
@@ -35,8 +35,10 @@ INDICATORS_IN_REGISTER = 54
 
 
 @pytest.fixture
-def loaded(sessions):
-    load_folder(CONFIG_DIR, sessions, NOW)
+def loaded(
+    sessions: sessionmaker[Session], sample_register: SampleRegister
+) -> sessionmaker[Session]:
+    sample_register.load(sessions, NOW)
     return sessions
 
 

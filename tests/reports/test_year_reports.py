@@ -30,14 +30,13 @@ from mailcapture.domain.frequency import COLLECTED_KIND
 from mailcapture.domain.periods import Period, PeriodKind, parse_period, periods_between
 from mailcapture.mailflow.pipeline import Pipeline
 from mailcapture.mailflow.store import Envelope
-from mailcapture.register.loader import load_folder
 from mailcapture.register.model import Register
 from mailcapture.register.validate import load_register
 from mailcapture.reports.email.build import covered_periods
 from mailcapture.schedule.reports import report_times
 from mailcapture.schedule.tick import tick
 from mailcapture.schedule.timetable import Timetable, load_timetable
-from tests.conftest import CONFIG_DIR
+from tests.conftest import CONFIG_DIR, SampleRegister
 
 START = as_utc(datetime(2026, 4, 1, 0, 0))
 END = as_utc(datetime(2027, 6, 30, 23, 0))
@@ -136,8 +135,10 @@ def _raw(sessions: sessionmaker[Session], kind: str, email: str, period: str) ->
 
 
 @pytest.mark.slow
-def test_a_year_of_report_emails(sessions: sessionmaker[Session]) -> None:
-    load_folder(CONFIG_DIR, sessions, datetime(2026, 3, 20, 12, 0, tzinfo=UTC))
+def test_a_year_of_report_emails(
+    sessions: sessionmaker[Session], sample_register: SampleRegister
+) -> None:
+    sample_register.load(sessions, datetime(2026, 3, 20, 12, 0, tzinfo=UTC))
     with sessions() as s:
         timetable = load_timetable(s)
     expected, members = _expected(timetable)

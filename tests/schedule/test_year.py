@@ -23,12 +23,11 @@ from mailcapture.db.periods import PeriodStore
 from mailcapture.domain.enums import Frequency, MilestoneStatus, SubmissionSource, SubmissionState
 from mailcapture.domain.frequency import COLLECTED_KIND
 from mailcapture.domain.periods import Period, parse_period
-from mailcapture.register.loader import load_folder
 from mailcapture.register.model import Register
 from mailcapture.register.validate import load_register
 from mailcapture.schedule.tick import tick
 from mailcapture.schedule.timetable import Timetable, load_timetable
-from tests.conftest import CONFIG_DIR
+from tests.conftest import CONFIG_DIR, SampleRegister
 
 START = date(2026, 4, 1)
 END = date(2027, 6, 30)
@@ -185,9 +184,9 @@ def _record_return(
 
 @pytest.mark.slow
 def test_a_year_of_ticks_queues_exactly_what_the_timetable_implies(
-    sessions: sessionmaker[Session],
+    sessions: sessionmaker[Session], sample_register: SampleRegister
 ) -> None:
-    load_folder(CONFIG_DIR, sessions, as_utc(datetime(2026, 3, 20, 12, 0)))
+    sample_register.load(sessions, as_utc(datetime(2026, 3, 20, 12, 0)))
     with sessions() as session:
         expected = _expected(load_timetable(session))
     pending_returns = sorted(RETURNS)

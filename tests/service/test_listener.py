@@ -18,13 +18,12 @@ from mailcapture.clock import FixedClock, as_utc
 from mailcapture.db import models as m
 from mailcapture.db.engine import make_engine, session_factory
 from mailcapture.demo import clients
-from mailcapture.register.loader import load_folder
 from mailcapture.runtime import Runtime
 from mailcapture.schedule.tick import tick
 from mailcapture.service.config import ServiceConfig
 from mailcapture.service.runner import Service
 from mailcapture.settings import Settings
-from tests.conftest import CONFIG_DIR
+from tests.conftest import CONFIG_DIR, SampleRegister
 from tests.smtp_servers import RecordingSink, free_port, smtp_sink
 
 KEVIN = "Kevin Walsh <kevin.walsh@ashdown.example>"
@@ -61,8 +60,10 @@ def _value(sessions: sessionmaker[Session], code: str) -> Decimal | None:
 
 
 @pytest.fixture
-def world(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
-    load_folder(CONFIG_DIR, sessions, datetime(2026, 4, 20, tzinfo=UTC))
+def world(
+    sessions: sessionmaker[Session], sample_register: SampleRegister
+) -> sessionmaker[Session]:
+    sample_register.load(sessions, datetime(2026, 4, 20, tzinfo=UTC))
     tick(sessions, as_utc(datetime(2026, 5, 1, 9, 0)))
     return sessions
 

@@ -19,9 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailcapture.clock import as_utc
 from mailcapture.db import models as m
 from mailcapture.demo import clients
-from mailcapture.register.loader import load_folder
 from mailcapture.schedule.tick import tick
-from tests.conftest import CONFIG_DIR
+from tests.conftest import SampleRegister
 from tests.smtp_servers import RecordingSink, free_port, smtp_sink
 
 UPDATERS = {
@@ -41,9 +40,12 @@ def _wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-unty
 
 
 def test_two_services_share_one_database(
-    sessions: sessionmaker[Session], db_url: str, tmp_path: Path
+    sessions: sessionmaker[Session],
+    sample_register: SampleRegister,
+    db_url: str,
+    tmp_path: Path,
 ) -> None:
-    load_folder(CONFIG_DIR, sessions, datetime(2026, 4, 20, tzinfo=UTC))
+    sample_register.load(sessions, datetime(2026, 4, 20, tzinfo=UTC))
     tick(sessions, as_utc(datetime(2026, 5, 1, 9, 0)))
     with sessions() as s:
         requests = {

@@ -27,10 +27,9 @@ from mailcapture.db import models as m
 from mailcapture.demo import clients
 from mailcapture.mailflow.pipeline import IngestResult, Pipeline
 from mailcapture.mailflow.store import Envelope
-from mailcapture.register.loader import load_folder
 from mailcapture.schedule.tick import tick
 from mailcapture.transport.imap import ImapPoller, ImapSettings
-from tests.conftest import CONFIG_DIR
+from tests.conftest import SampleRegister
 from tests.dovecot import DovecotServer, dovecot_fixture
 
 pytestmark = pytest.mark.db
@@ -138,8 +137,10 @@ class World:
 
 
 @pytest.fixture
-def world(sessions: sessionmaker[Session], dovecot: DovecotServer) -> World:
-    load_folder(CONFIG_DIR, sessions, datetime(2026, 4, 20, 12, 0, tzinfo=UTC))
+def world(
+    sessions: sessionmaker[Session], sample_register: SampleRegister, dovecot: DovecotServer
+) -> World:
+    sample_register.load(sessions, datetime(2026, 4, 20, 12, 0, tzinfo=UTC))
     tick(sessions, as_utc(datetime(2026, 5, 1, 9, 0)))
     return World(sessions, dovecot)
 

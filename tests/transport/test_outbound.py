@@ -36,6 +36,7 @@ from mailcapture.transport.outbound import (
     SmtpSettings,
     sender_from_environment,
 )
+from tests.ports import free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 
@@ -173,12 +174,6 @@ class DropDuringData(Sink):
             server.transport.close()
             return "250 never heard"
         return await super().handle_DATA(server, session, envelope)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager
