@@ -28,6 +28,15 @@ OUTLOOK_MSG = (
 ).ljust(512, b"\x00") + b"__substg1.0_0037001F".ljust(512, b"\x00")
 
 
+def _messages_stored(cli_env: dict[str, str]) -> int:
+    engine = make_engine(cli_env["MAILCAPTURE_DATABASE_URL"])
+    try:
+        with engine.connect() as connection:
+            return int(connection.scalar(select(func.count()).select_from(m.InboundMessage)) or 0)
+    finally:
+        engine.dispose()
+
+
 def _one_error_line(stderr: str) -> str:
     lines = stderr.strip().splitlines()
     assert len(lines) == 1, stderr
@@ -123,13 +132,7 @@ def test_ingest_refuses_what_is_not_an_email_and_stores_nothing(
     assert result.code == 1
     assert _one_error_line(result.stderr) == f"{path}: {reason}; nothing was stored"
     assert result.stdout == ""
-    engine = make_engine(cli_env["MAILCAPTURE_DATABASE_URL"])
-    try:
-        with engine.connect() as connection:
-            stored = connection.scalar(select(func.count()).select_from(m.InboundMessage))
-    finally:
-        engine.dispose()
-    assert stored == 0
+    assert _messages_stored(cli_env) == 0
 
 
 def test_one_bad_file_in_a_folder_stores_none_of_them(
@@ -146,12 +149,7 @@ def test_one_bad_file_in_a_folder_stores_none_of_them(
     reason = _one_error_line(result.stderr)
     assert reason.startswith(f"{folder / 'zz-saved-from-outlook.msg'}: not an email message: ")
     assert reason.endswith("; nothing was stored")
-    engine = make_engine(cli_env["MAILCAPTURE_DATABASE_URL"])
-    try:
-        with engine.connect() as connection:
-            assert connection.scalar(select(func.count()).select_from(m.InboundMessage)) == 0
-    finally:
-        engine.dispose()
+    assert _messages_stored(cli_env) == 0
 
 
 def test_health_reports_a_listener_that_does_not_answer(cli_env: dict[str, str]) -> None:

@@ -9,27 +9,22 @@ lock for the whole busy timeout and then marked the processed reply *failed*.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailcapture.clock import as_utc
 from mailcapture.db import models as m
 from mailcapture.demo import clients
 from mailcapture.mailflow.store import Envelope
-from mailcapture.schedule.tick import tick
 from tests.conftest import SampleRegister
-from tests.mailflow.world import PipelineWorld
+from tests.mailflow.world import PipelineWorld, april_requests_sent
 
 KEVIN = "Kevin Walsh <kevin.walsh@ashdown.example>"
 
 
 @pytest.fixture
 def world(sessions: sessionmaker[Session], sample_register: SampleRegister) -> PipelineWorld:
-    sample_register.load(sessions, datetime(2026, 4, 20, 12, 0, tzinfo=UTC))
-    tick(sessions, as_utc(datetime(2026, 5, 1, 9, 0)))
-    return PipelineWorld(sessions)
+    return april_requests_sent(sessions, sample_register)
 
 
 def test_processing_a_processed_message_again_changes_nothing(world: PipelineWorld) -> None:

@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailcapture.clock import FixedClock
+from mailcapture.clock import FixedClock, as_utc
 from mailcapture.db import models as m
 from mailcapture.mailflow.pipeline import Pipeline
 from mailcapture.mailflow.store import Envelope
+from mailcapture.schedule.tick import tick
+from tests.conftest import SampleRegister
 
 
 class PipelineWorld:
@@ -51,3 +53,12 @@ class PipelineWorld:
                     .order_by(m.OutboxMessage.id)
                 )
             )
+
+
+def april_requests_sent(
+    sessions: sessionmaker[Session], sample_register: SampleRegister
+) -> PipelineWorld:
+    """The sample register loaded on 20 April 2026 and the April requests sent on 1 May."""
+    sample_register.load(sessions, datetime(2026, 4, 20, 12, 0, tzinfo=UTC))
+    tick(sessions, as_utc(datetime(2026, 5, 1, 9, 0)))
+    return PipelineWorld(sessions)
