@@ -258,7 +258,9 @@ class TimedStore:
 
 
 class Worker:
-    """The service's processing worker (``Service.worker``): one thread, ids in order."""
+    """The service's processing worker, reduced to what this benchmark measures: one thread
+    taking ids in order, as ``Service.process_next`` does under its supervisor (without the
+    supervisor's back-off and the sweep, which only matter when the database fails)."""
 
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline

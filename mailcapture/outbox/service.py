@@ -7,7 +7,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailcapture.clock import Clock
 from mailcapture.db.engine import transaction
 from mailcapture.outbox.notices import notify_outbox_failure
-from mailcapture.outbox.worker import DEFAULT_POLICY, DeliveryStats, RetryPolicy, deliver_due
+from mailcapture.outbox.worker import (
+    DEFAULT_POLICY,
+    DeliveryLedger,
+    DeliveryStats,
+    RetryPolicy,
+    deliver_due,
+)
 from mailcapture.progress import NO_PROGRESS, Progress
 from mailcapture.register.mail import mail_settings
 from mailcapture.transport.outbound import Sender
@@ -20,8 +26,13 @@ def send_due(
     policy: RetryPolicy = DEFAULT_POLICY,
     limit: int | None = None,
     progress: Progress = NO_PROGRESS,
+    ledger: DeliveryLedger | None = None,
 ) -> DeliveryStats:
-    """Deliver every due row; failures are reported to the performance team."""
+    """Deliver every due row; failures are reported to the performance team.
+
+    ``ledger`` carries what the transport said across a database outage (the service's
+    sender keeps one; see :class:`~mailcapture.outbox.worker.DeliveryLedger`).
+    """
     with transaction(sessions) as session:
         mail = mail_settings(session)
     envelope_from = f"{mail.reply_local}@{mail.reply_domain}"
@@ -34,4 +45,5 @@ def send_due(
         policy=policy,
         limit=limit,
         progress=progress,
+        ledger=ledger,
     )

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mailcapture.transport.imap import ImapSettings
 
 DEFAULT_LISTEN = "127.0.0.1:2525"
+STATE_DIR = "MAILCAPTURE_STATE_DIR"
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class ServiceConfig:
     tick_seconds: int
     send_seconds: int
     sweep_seconds: int
+    #: ``MAILCAPTURE_STATE_DIR``; None: the folder that holds the outgoing mail folder
+    #: (see :func:`state_dir`).
+    state_dir: Path | None = None
 
     @property
     def listening(self) -> bool:
@@ -93,6 +97,7 @@ class ServiceConfig:
             tick_seconds=_positive(env, "MAILCAPTURE_TICK_SECONDS", 300),
             send_seconds=_positive(env, "MAILCAPTURE_SEND_SECONDS", 30),
             sweep_seconds=_positive(env, "MAILCAPTURE_SWEEP_SECONDS", 60),
+            state_dir=Path(raw_state) if (raw_state := env.get(STATE_DIR, "").strip()) else None,
         )
 
 
@@ -110,6 +115,25 @@ def listen_address(env: Mapping[str, str] | None = None) -> tuple[str | None, in
             "e.g. 127.0.0.1:2525 (empty turns the listener off)"
         )
     return host, int(port)
+
+
+def state_dir(env: Mapping[str, str] | None = None, mail_dir: Path | None = None) -> Path:
+    """Where ``serve`` publishes its workers' state and ``health`` reads it.
+
+    ``MAILCAPTURE_STATE_DIR`` when set, else the folder that holds the outgoing mail folder
+    (``MAILCAPTURE_MAIL_DIR``, default ``mail/outbox``, so ``mail/``; ``/data/mail`` in the
+    image): a folder the service may already write to, on its volume, and the same for
+    every command that reads the same settings.
+    """
+    env = os.environ if env is None else env
+    explicit = env.get(STATE_DIR, "").strip()
+    if explicit:
+        return Path(explicit)
+    if mail_dir is None:
+        from mailcapture.settings import Settings
+
+        mail_dir = Settings.from_environment(env).mail_dir
+    return mail_dir.parent
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:

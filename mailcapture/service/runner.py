@@ -4,8 +4,17 @@
   and answers 250 only once it is committed; processing follows on the worker thread;
 * the IMAP poller (a thread) stores each message, then moves it to the processed folder;
 * one processing worker runs the pipeline for stored messages, in order;
-* APScheduler runs the timetable tick, the outbox sender and a sweep that picks up any
-  message stored but not yet processed (after a crash, or by another process).
+* the timetable tick, the outbox sender and a sweep that picks up any message stored but
+  not yet processed (after a crash, an outage, or by another process) run every so often;
+* a heartbeat rewrites the workers' status file for ``mailcapture health``.
+
+Every worker runs under a :class:`~mailcapture.service.supervisor.Supervisor`: an exception
+is logged and backed off (1 s doubling to 60 s), then the worker resumes; no worker thread
+ends before the service stops. When the database goes away, the message in hand stays
+``received`` and in hand: the processing worker backs off and tries the same message again
+(so replies are still applied in the order they came), and the sweep finds anything else.
+The workers' state is published in a file (:mod:`mailcapture.service.status`) that
+``mailcapture health`` reads from its own process.
 
 Several processes may share one PostgreSQL database: the tick is idempotent, outbox
 rows are claimed with SKIP LOCKED, and a message is processed by whoever locks it first.
@@ -15,42 +24,116 @@ SIGTERM (or SIGINT) stops the intake first, then finishes the message in hand.
 from __future__ import annotations
 
 import logging
-import queue
 import signal
 import threading
-from collections.abc import Sequence
-from datetime import datetime
+from collections import deque
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from apscheduler.schedulers.background import BackgroundScheduler
-
-from mailcapture.db.engine import transaction
+from mailcapture.db.engine import database_answers, is_database_fault, transaction
+from mailcapture.errors import UserError
 from mailcapture.logs import event, event_fields
 from mailcapture.mailflow.pipeline import Pipeline
 from mailcapture.mailflow.store import Envelope
 from mailcapture.outbox.service import send_due
+from mailcapture.outbox.worker import DeliveryLedger
 from mailcapture.register.mail import mail_settings
 from mailcapture.runtime import Runtime
 from mailcapture.schedule.tick import tick
-from mailcapture.service.config import ServiceConfig
+from mailcapture.service.config import ServiceConfig, state_dir
+from mailcapture.service.status import HEARTBEAT_SECONDS, StatusFile
+from mailcapture.service.supervisor import (
+    BACKING_OFF,
+    RUNNING,
+    Supervisor,
+    WorkerStatus,
+    reason,
+)
 from mailcapture.transport.imap import ImapPoller
+from mailcapture.transport.imap import _default_log as log_imap_event
 from mailcapture.transport.listener import ListenerConfig, start_listener
 
 log = logging.getLogger(__name__)
 
+#: Ids the sweep reads at a time; it pages on until none is left.
+SWEEP_PAGE = 500
+#: Database faults in a row on one message, with the database answering, before the
+#: processing worker sets it aside (it stays received; the sweep offers it again).
+SET_ASIDE_AFTER = 5
+
+
+class StateDirError(UserError):
+    """The status file cannot be written: refuse to start rather than run unobserved."""
+
+
+class WorkQueue:
+    """Message ids for the processing worker, in order, each at most once.
+
+    An id stays known from :meth:`put` until :meth:`done`, through the time the worker has
+    it in hand, so the listener and the sweep (or two sweeps) never queue one message
+    twice. :meth:`close` wakes the worker to stop; what is left stays ``received`` in the
+    database for the next start's sweep.
+    """
+
+    def __init__(self) -> None:
+        self._ids: deque[int] = deque()
+        self._known: set[int] = set()
+        self._closed = False
+        self._ready = threading.Condition()
+
+    def put(self, message_id: int) -> bool:
+        """Queue ``message_id`` unless it is queued or in hand already; True if queued."""
+        with self._ready:
+            if self._closed or message_id in self._known:
+                return False
+            self._known.add(message_id)
+            self._ids.append(message_id)
+            self._ready.notify()
+            return True
+
+    def get(self) -> int | None:
+        """The next id (it stays known until :meth:`done`); None once closed."""
+        with self._ready:
+            while not self._ids and not self._closed:
+                self._ready.wait()
+            if self._closed:
+                return None
+            return self._ids.popleft()
+
+    def done(self, message_id: int) -> None:
+        with self._ready:
+            self._known.discard(message_id)
+
+    def close(self) -> None:
+        with self._ready:
+            self._closed = True
+            self._ready.notify_all()
+
+    def __len__(self) -> int:
+        with self._ready:
+            return len(self._ids)
+
 
 class Service:
+    """The parts of ``serve`` wired together; :meth:`start`, then :meth:`stop`."""
+
     def __init__(self, runtime: Runtime, config: ServiceConfig) -> None:
         self.runtime = runtime
         self.config = config
         self.pipeline = Pipeline(runtime.sessions, runtime.clock)
         self.stop_event = threading.Event()
-        self.work: queue.Queue[int | None] = queue.Queue()
-        self.threads: list[threading.Thread] = []
+        self.work = WorkQueue()
+        #: The message the processing worker is on; kept across a database outage.
+        self.in_hand: int | None = None
+        self.faults_in_hand = 0
         self.controller: Any = None
-        self.scheduler: BackgroundScheduler | None = None
         self.sender = runtime.sender()
         self.send_lock = threading.Lock()
+        self.ledger = DeliveryLedger()
+        # MAILCAPTURE_STATE_DIR, else beside the mail folder (as health finds it).
+        self.status = StatusFile(config.state_dir or state_dir({}, runtime.settings.mail_dir))
+        self.supervisors: dict[str, Supervisor] = {}
+        self.poller: ImapPoller | None = None
 
     # ---- intake ----------------------------------------------------------------------
     def store_from_smtp(
@@ -69,34 +152,93 @@ class Service:
         return stored.id
 
     def store_from_imap(self, raw: bytes, ref: str) -> int:
-        stored = self.pipeline.store_only(raw, Envelope(source="imap", source_ref=ref))
+        imap = self.supervisors.get("imap")
+        try:
+            stored = self.pipeline.store_only(raw, Envelope(source="imap", source_ref=ref))
+        except Exception as exc:
+            if imap is not None:  # the message stays in the mailbox; the next poll retries
+                imap.report_trouble(f"store failed: {reason(exc)}")
+            raise
+        if imap is not None:
+            imap.report_running()
         self._queue(stored.id, stored.duplicate_of)
         return stored.id
 
     def _queue(self, message_id: int, duplicate_of: int | None) -> None:
+        """Queue a new message; for a copy, its original in case that is not done yet.
+
+        A copy is stored when the sender did not hear our 250 for the first (the
+        connection or the database dropped during the commit): the first is then stored
+        but was never queued. Queueing the original costs one lookup when it is done.
+        A processing worker backing off is woken: the commit says the database is back.
+        """
         event(log, "message.stored", id=message_id, duplicate_of=duplicate_of)
-        if duplicate_of is None:
-            self.work.put(message_id)
+        self.work.put(duplicate_of if duplicate_of is not None else message_id)
+        pipeline = self.supervisors.get("pipeline")
+        if pipeline is not None and pipeline.status.state == BACKING_OFF:
+            pipeline.wake()  # a message was just committed: the database answers again
 
     # ---- work ------------------------------------------------------------------------
-    def worker(self) -> None:
-        while True:
-            message_id = self.work.get()
-            if message_id is None or self.stop_event.is_set():
-                return  # anything left stays "received": the next start's sweep takes it
+    def process_next(self) -> None:
+        """Process the message in hand, or the next one queued (waiting for it).
+
+        On a database fault the message stays in hand (and ``received``): the supervisor
+        backs off and this tries the same message again, so replies are still applied in
+        the order they came. Two things let it go instead, so one message cannot hold up
+        the rest: any other exception from the pipeline (marking it failed itself failed),
+        and :data:`SET_ASIDE_AFTER` database faults in a row on it while the database
+        answers (a fault of this message's, not an outage). Either way it stays
+        ``received``, and the sweep offers it again.
+        """
+        if self.in_hand is None:
+            self.in_hand = self.work.get()
+            self.faults_in_hand = 0
+            if self.in_hand is None:
+                return  # closed: the service is stopping
+        message_id = self.in_hand
+        try:
             result = self.pipeline.process(message_id)
-            event(
-                log,
-                "message.processed",
-                id=result.id,
-                state=result.state,
-                outcome=result.outcome,
-                detail=result.detail,
-            )
+        except Exception as exc:
+            if is_database_fault(exc):
+                self.faults_in_hand += 1
+                if self.faults_in_hand >= SET_ASIDE_AFTER and database_answers(self.runtime.engine):
+                    event(
+                        log,
+                        "message.set_aside",
+                        logging.ERROR,
+                        id=message_id,
+                        faults=self.faults_in_hand,
+                        error=reason(exc),
+                    )
+                    self._let_go(message_id)
+            else:
+                self._let_go(message_id)
+            raise
+        self._let_go(message_id)
+        event(
+            log,
+            "message.processed",
+            id=result.id,
+            state=result.state,
+            outcome=result.outcome,
+            detail=result.detail,
+        )
+
+    def _let_go(self, message_id: int) -> None:
+        self.in_hand = None
+        self.work.done(message_id)
 
     def sweep(self) -> None:
-        for message_id in self.pipeline.pending():
-            self.work.put(message_id)
+        """Queue every stored message not yet processed (those queued already stay put)."""
+        after, queued = 0, 0
+        while True:
+            ids = self.pipeline.pending(SWEEP_PAGE, after=after)
+            queued += sum(self.work.put(message_id) for message_id in ids)
+            if len(ids) < SWEEP_PAGE:
+                break
+            after = ids[-1]
+        if queued:
+            event(log, "sweep.queued", count=queued)
 
     def run_tick(self) -> None:
         report = tick(self.runtime.sessions, self.runtime.clock.now())
@@ -104,9 +246,52 @@ class Service:
 
     def run_send(self) -> None:
         with self.send_lock:
-            stats = send_due(self.runtime.sessions, self.sender, self.runtime.clock)
+            stats = send_due(
+                self.runtime.sessions, self.sender, self.runtime.clock, ledger=self.ledger
+            )
         if stats.sent or stats.failed or stats.retrying:
             event(log, "outbox", sent=stats.sent, retrying=stats.retrying, failed=stats.failed)
+
+    def run_imap(self) -> None:
+        """The poller's own loop (it reconnects with back-off by itself); returns on stop."""
+        assert self.poller is not None
+        self.poller.run(self.stop_event)
+
+    def _imap_event(self, name: str, fields: dict[str, Any]) -> None:
+        """The poller's events, logged as it logs them, and its retries published."""
+        log_imap_event(name, fields)
+        imap = self.supervisors.get("imap")
+        if imap is None:
+            return
+        if name == "imap.connection_failed":
+            retry = fields.get("retry_in")
+            imap.report_trouble(
+                f"connection failed: {fields.get('error')}",
+                float(retry) if isinstance(retry, int | float) else None,
+            )
+        elif name == "imap.connected":
+            imap.report_running()
+
+    # ---- supervision -----------------------------------------------------------------
+    def _changed(self, status: WorkerStatus) -> None:
+        """A worker's state changed: publish it. A worker that recovered is news for the
+        others: those backing off try again now rather than at the end of their wait
+        (after an outage, the first to get through means the database is back), and a
+        recovered pipeline wakes the sweep, for anything stored that never reached it."""
+        self.status.update(status)
+        if status.state != RUNNING:
+            return
+        for name, supervisor in self.supervisors.items():
+            if name != status.name and supervisor.status.state == BACKING_OFF:
+                supervisor.wake()
+        if status.name == "pipeline" and "sweep" in self.supervisors:
+            self.supervisors["sweep"].wake()
+
+    def _supervise(self, name: str, step: Callable[[], object], interval: float = 0.0) -> None:
+        supervisor = Supervisor(
+            name, step, stop=self.stop_event, interval=interval, on_change=self._changed
+        )
+        self.supervisors[name] = supervisor
 
     # ---- life cycle ------------------------------------------------------------------
     def accept_domains(self) -> frozenset[str]:
@@ -115,11 +300,32 @@ class Service:
         return frozenset({mail.reply_domain.lower()}) | self.config.extra_domains
 
     def start(self) -> None:
+        try:  # first: a service that health cannot see must not run at all
+            self.status.remove_leftovers()
+            self.status.write()
+        except OSError as exc:
+            raise StateDirError(
+                f"cannot write the service's status in {self.status.directory} "
+                f"(MAILCAPTURE_STATE_DIR): {exc.strerror or exc}"
+            ) from None
         self.runtime.require_schema()
         domains = self.accept_domains()
-        worker = threading.Thread(target=self.worker, name="pipeline", daemon=True)
-        worker.start()
-        self.threads.append(worker)
+        self._supervise("pipeline", self.process_next)
+        self._supervise("sweep", self.sweep, self.config.sweep_seconds)
+        self._supervise("tick", self.run_tick, self.config.tick_seconds)
+        self._supervise("send", self.run_send, self.config.send_seconds)
+        self._supervise("heartbeat", self.status.write, HEARTBEAT_SECONDS)
+        if self.config.imap is not None:
+            # The transports log their own events, each at its level (a store or connection
+            # failure is a warning), under the same "mailcapture" logger as the service.
+            self.poller = ImapPoller(
+                self.config.imap, self.store_from_imap, on_log=self._imap_event
+            )
+            self._supervise("imap", self.run_imap)
+        for supervisor in self.supervisors.values():
+            supervisor.start()
+        if self.config.imap is not None:
+            event(log, "imap.started", host=self.config.imap.host, folder=self.config.imap.folder)
         if self.config.listening:
             assert self.config.listen_host is not None and self.config.listen_port is not None
             self.controller = start_listener(
@@ -142,66 +348,31 @@ class Service:
                 mode="lmtp" if self.config.lmtp else "smtp",
                 domains=sorted(domains),
             )
-        if self.config.imap is not None:
-            # The transports log their own events, each at its level (a store or connection
-            # failure is a warning), under the same "mailcapture" logger as the service.
-            poller = ImapPoller(self.config.imap, self.store_from_imap)
-            thread = threading.Thread(
-                target=poller.run, args=(self.stop_event,), name="imap", daemon=True
-            )
-            thread.start()
-            self.threads.append(thread)
-            event(log, "imap.started", host=self.config.imap.host, folder=self.config.imap.folder)
-        self.scheduler = BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1})
-        self.scheduler.add_job(
-            self.run_tick,
-            "interval",
-            seconds=self.config.tick_seconds,
-            id="tick",
-            next_run_time=_soon(),
-        )
-        self.scheduler.add_job(
-            self.run_send,
-            "interval",
-            seconds=self.config.send_seconds,
-            id="send",
-            next_run_time=_soon(),
-        )
-        self.scheduler.add_job(
-            self.sweep,
-            "interval",
-            seconds=self.config.sweep_seconds,
-            id="sweep",
-            next_run_time=_soon(),
-        )
-        self.scheduler.start()
-        event(log, "service.started")
+        event(log, "service.started", status=str(self.status.path))
 
     def stop(self) -> None:
-        """Stop taking mail, finish what is in hand, then stop the timers."""
+        """Stop taking mail, finish what is in hand, then stop the workers."""
         self.stop_event.set()
         if self.controller is not None:
             self.controller.stop()
-        if self.scheduler is not None:
-            self.scheduler.shutdown(wait=True)
-        self.work.put(None)
-        for thread in self.threads:
-            thread.join(timeout=30)
+        self.work.close()
+        for supervisor in self.supervisors.values():
+            supervisor.wake()
+        for supervisor in self.supervisors.values():
+            if supervisor.thread is not None:
+                supervisor.thread.join(timeout=30)
+        self.status.remove()
         self.sender.close()
         self.runtime.close()
-        event(log, "service.stopped")
+        if self.supervisors:  # not after a start that failed before anything ran
+            event(log, "service.stopped")
 
     def run_until_signalled(self) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self.stop_event.set())
-        self.start()
         try:
+            self.start()
             while not self.stop_event.wait(0.5):
                 pass
         finally:
-            self.stop()
-
-
-def _soon() -> datetime:
-    """APScheduler's "run once now, then every interval"."""
-    return datetime.now()
+            self.stop()  # also after a failed start: its threads and status file go too

@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,6 +24,7 @@ from mailcapture.service.config import ServiceConfig
 from mailcapture.service.runner import Service
 from mailcapture.settings import Settings
 from tests.conftest import CONFIG_DIR, SampleRegister
+from tests.service.outages import DatabaseOutage
 from tests.smtp_servers import RecordingSink, free_port, smtp_sink
 
 KEVIN = "Kevin Walsh <kevin.walsh@ashdown.example>"
@@ -168,43 +169,6 @@ def test_recipients_outside_our_domains_and_oversized_mail_are_refused(
             assert s.scalars(select(m.InboundMessage)).all() == []
     finally:
         service.stop()
-
-
-class DatabaseOutage:
-    """Makes the test database refuse work for a while, the way a real outage would."""
-
-    def __init__(self, db_url: str) -> None:
-        self.url = make_url(db_url)
-        self.blocker = None
-
-    def start(self) -> None:
-        if self.url.get_backend_name() == "sqlite":
-            # Another process holds the write lock: every writer times out.
-            self.blocker = make_engine(self.url.render_as_string(False)).connect()
-            self.blocker.exec_driver_sql("COMMIT")  # leave the BEGIN IMMEDIATE of the pool
-            self.blocker.exec_driver_sql("BEGIN EXCLUSIVE")
-            return
-        admin = create_engine(self.url.set(database="test"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'ALTER DATABASE "{self.url.database}" ALLOW_CONNECTIONS false'))
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :db AND pid <> pg_backend_pid()"
-                ),
-                {"db": self.url.database},
-            )
-        admin.dispose()
-
-    def end(self) -> None:
-        if self.blocker is not None:
-            self.blocker.exec_driver_sql("ROLLBACK")
-            self.blocker.close()
-            return
-        admin = create_engine(self.url.set(database="test"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'ALTER DATABASE "{self.url.database}" ALLOW_CONNECTIONS true'))
-        admin.dispose()
 
 
 def test_database_down_means_451_and_the_retry_is_captured_once(

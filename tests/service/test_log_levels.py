@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailcapture.clock import FixedClock
 from mailcapture.runtime import Runtime
 from mailcapture.service.config import ServiceConfig
+from mailcapture.service.health import check_workers
 from mailcapture.service.runner import Service
+from mailcapture.service.supervisor import BACKING_OFF
 from mailcapture.settings import Settings
 from mailcapture.transport.listener import ListenerConfig, start_listener
 from tests.conftest import CONFIG_DIR, SampleRegister
@@ -80,8 +82,16 @@ def test_the_service_logs_an_unreachable_mailbox_as_a_warning(
         deadline = time.monotonic() + 20
         while not _records(caplog, "imap.connection_failed") and time.monotonic() < deadline:
             time.sleep(0.1)
+        # The poller retries by itself; its supervisor publishes it as backing off, so
+        # health names it (checked before the stop, which takes the status file away).
+        imap = service.supervisors["imap"].status
+        checks = {c.name: c for c in check_workers(tmp_path)}
     finally:
         service.stop()
     failures = _records(caplog, "imap.connection_failed")
     assert failures, [r.getMessage() for r in caplog.records]
     assert {r.levelno for r in failures} == {logging.WARNING}
+    assert imap.state == BACKING_OFF
+    assert imap.last_error and imap.last_error.startswith("connection failed: ")
+    assert not checks["worker imap"].ok
+    assert checks["worker imap"].detail.startswith("backing off since ")

@@ -70,6 +70,7 @@ def test_two_services_share_one_database(
                 "MAILCAPTURE_SEND_SECONDS": "1",
                 "MAILCAPTURE_TICK_SECONDS": "2",
                 "MAILCAPTURE_SWEEP_SECONDS": "1",
+                "MAILCAPTURE_STATE_DIR": str(tmp_path / "state"),
             }
             procs.append(
                 subprocess.Popen(
