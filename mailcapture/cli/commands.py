@@ -161,6 +161,11 @@ def _service_table(session: Session) -> Table:
         "held for the performance team (`mailcapture messages`)",
     )
     table.add_row(
+        "deferred",
+        str(inbound.get(InboundState.DEFERRED, 0)),
+        "over the time budget per message: `mailcapture reprocess --deferred`",
+    )
+    table.add_row(
         "last tick",
         "",
         f"{_local(last_tick.tick_time)}: {last_tick.queued}" if last_tick else "never",
@@ -328,20 +333,32 @@ def ingest(paths: list[Path]) -> None:
     runtime.close()
 
 
-def reprocess(message_id: int | None, failed: bool) -> None:
-    from mailcapture.mailflow.pipeline import Pipeline
+def reprocess(
+    message_id: int | None, failed: bool, deferred: bool = False, budget: float | None = None
+) -> None:
+    """One message, every failed one, or every deferred one, through the pipeline again.
 
-    if (message_id is None) == (not failed):
-        raise SettingsError("give a message number or --failed (not both)")
+    ``--failed`` and ``--deferred`` stay apart: a failed message hit a fault of ours (reprocess
+    it after the fix), a deferred one ran over its time budget (reprocess it when the machine
+    is quieter, or with a larger ``budget``; 0 lifts the limit for this run).
+    """
+    from mailcapture.mailflow.pipeline import Pipeline, Settings
+
+    if sum((message_id is not None, failed, deferred)) != 1:
+        raise SettingsError("give a message number, --failed or --deferred (one of them)")
+    if budget is not None and budget < 0:
+        raise SettingsError("--budget is a number of seconds, 0 for no limit")
     runtime = Runtime.from_environment()
     runtime.require_schema()
-    pipeline = Pipeline(runtime.sessions, runtime.clock)
+    settings = Settings() if budget is None else Settings(budget_seconds=budget or None)
+    pipeline = Pipeline(runtime.sessions, runtime.clock, settings)
+    wanted = InboundState.FAILED if failed else InboundState.DEFERRED
     with runtime.sessions() as session:
-        if failed:
+        if failed or deferred:
             ids = list(
                 session.scalars(
                     select(m.InboundMessage.id)
-                    .where(m.InboundMessage.state == InboundState.FAILED)
+                    .where(m.InboundMessage.state == wanted)
                     .order_by(m.InboundMessage.id)
                 )
             )
@@ -361,7 +378,7 @@ def reprocess(message_id: int | None, failed: bool) -> None:
             console.print(line, soft_wrap=True, markup=False)
             progress.advance()
     if not ids:
-        console.print("no failed messages")
+        console.print(f"no {wanted.value} messages")
     runtime.close()
 
 

@@ -214,12 +214,22 @@ def reprocess(
         int | None, typer.Argument(metavar="[ID]", help="Inbound message number.")
     ] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Every failed message.")] = False,
+    deferred: Annotated[
+        bool,
+        typer.Option("--deferred", help="Every message set aside for taking too long."),
+    ] = False,
+    budget: Annotated[
+        float | None,
+        typer.Option(
+            metavar="SECONDS", help="Seconds each message may take (default 10; 0: no limit)."
+        ),
+    ] = None,
     now: NowOption = None,
 ) -> None:
-    """Run a stored message through the pipeline again (after a fix)."""
+    """Run a stored message through the pipeline again (after a fix, or when it was deferred)."""
     from mailcapture.cli import commands
 
-    commands.reprocess(message_id, failed)
+    commands.reprocess(message_id, failed, deferred, budget)
 
 
 @app.command()

@@ -34,7 +34,10 @@ Decisions:
   pipeline recognise mail we sent that came back to us.
 
 Limits: addresses must be ASCII (SMTPUTF8 is not supported; the register's addresses are
-checked). A subject containing text that looks like an RFC 2047 encoded word (``=?...?=``)
+checked). An address that came in a message (a stranger's From) is checked with
+:func:`address_problem` before anything is queued for it: we cannot write to a non-ASCII,
+malformed, damaged or over-long address, and such a sender gets no mail at all (the message
+records why). A subject containing text that looks like an RFC 2047 encoded word (``=?...?=``)
 is sent as is, and readers will decode it; our subject templates never produce one.
 """
 
@@ -62,8 +65,10 @@ __all__ = [
     "LOOP_HEADER",
     "Envelope",
     "InlineImage",
+    "address_problem",
     "build_message",
     "make_message_id",
+    "writable_address",
 ]
 
 LOOP_HEADER = "X-Mailcapture-Loop"
@@ -113,6 +118,60 @@ class Envelope:
     auto_submitted: str = "auto-generated"
     loop_marker: str = "mailcapture"
     extra_headers: tuple[tuple[str, str], ...] = ()
+
+
+#: RFC 5321 4.5.3.1: a local part of at most 64 octets, a path of at most 256 with its
+#: angle brackets, so an address of at most 254.
+_MAX_LOCAL_PART = 64
+_MAX_ADDRESS = 254
+#: RFC 5322 dot-atom: atext runs joined by single dots.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*")
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def address_problem(address: str) -> str | None:
+    """Why we cannot write to ``address``, in words for the audit trail; None when we can.
+
+    The addresses we send to from the register are checked when it is loaded; this is for
+    addresses that arrived in a message (a stranger's From, read by the decode stage), which
+    can hold anything: characters the decoder could not read (U+FFFD, which is also what a
+    control character in an address becomes), non-ASCII (we do not send with SMTPUTF8),
+    more than RFC 5321 allows, or anything but a plain ``dot-atom@host.name``. Quoted local
+    parts and address literals are valid RFC 5322 but refused too: nobody answers a council
+    from one, and the stdlib's address parser raises ValueError, HeaderParseError, IndexError
+    or AttributeError on malformed variants of them, so only the plain form is written.
+    """
+    if not address:
+        return "no address"
+    if "\ufffd" in address:
+        return "the address has characters that could not be read (control characters or bytes)"
+    if any(ord(c) < 0x20 or c == "\x7f" or 0xD800 <= ord(c) <= 0xDFFF for c in address):
+        return "the address has control characters"
+    if not address.isascii():
+        return "the address is not ASCII, and we do not send mail with SMTPUTF8"
+    if len(address) > _MAX_ADDRESS:
+        return f"the address is longer than {_MAX_ADDRESS} characters"
+    if address.count("@") != 1:
+        return "the address is malformed: it must have exactly one @"
+    local, domain = address.split("@")
+    if not local or not domain:
+        return "the address is malformed: nothing before or after the @"
+    if not _DOT_ATOM.fullmatch(local):
+        return (
+            "the address is malformed: the part before @ is not a plain name (quotes, spaces, "
+            "brackets or doubled dots)"
+        )
+    if len(local) > _MAX_LOCAL_PART:
+        return f"the part before @ is longer than {_MAX_LOCAL_PART} characters"
+    if len(domain) > 253 or not all(_HOST_LABEL.fullmatch(part) for part in domain.split(".")):
+        return f"the address is malformed: {domain[:80]!r} is not a host name"
+    return None
+
+
+def writable_address(address: str) -> str | None:
+    """``address`` when we can write to it, else None (:func:`address_problem` says why)."""
+    return address if address_problem(address) is None else None
 
 
 def make_message_id(domain: str) -> str:

@@ -121,8 +121,12 @@ def _scenarios(people: dict[str, str]) -> list[Scenario]:
         Scenario(
             "a stranger replies to Fiona's form",
             fiona,
-            lambda r: clients.phone(
-                r, "Pat Smith <pat.smith@elsewhere.example>", "P01.M0: complete"
+            # As the council's receiving host stamps it: DMARC passed for the stranger's own
+            # domain, so they are told (a stranger nothing vouches for gets no notice at all).
+            lambda r: (
+                b"Authentication-Results: mx.ashdown.example; spf=pass "
+                b"smtp.mailfrom=elsewhere.example; dmarc=pass header.from=elsewhere.example\r\n"
+                + clients.phone(r, "Pat Smith <pat.smith@elsewhere.example>", "P01.M0: complete")
             ),
             day(9),
         ),

@@ -133,6 +133,8 @@ class InboundState(StrEnum):
     DUPLICATE = "duplicate"
     QUARANTINED = "quarantined"
     FAILED = "failed"
+    #: Set aside after running over its time budget (``mailflow.budget``); reprocess takes it.
+    DEFERRED = "deferred"
 
 
 class OutboxState(StrEnum):

@@ -21,7 +21,7 @@ from mailcapture.domain.enums import (
     SubmissionSource,
     SubmissionState,
 )
-from mailcapture.domain.figures import format_figure, format_range
+from mailcapture.domain.figures import figure_problem, format_figure, format_range
 from mailcapture.forms.due import item_key, returned_keys
 from mailcapture.parsing.form import Answer, FormReading
 from mailcapture.parsing.values import parse_status, parse_value
@@ -274,6 +274,12 @@ class Applier:
         if parsed.kind == "number":
             value = parsed.value
             assert value is not None
+            # Before the range check, which would print the figure: one the column cannot
+            # hold is refused with the limit, and the reply's other answers still apply.
+            problem = figure_problem(value)
+            if problem is not None:
+                self.reject_item(item, answer, problem)
+                return
             low, high = component.min_value, component.max_value
             if (low is not None and value < low) or (high is not None and value > high):
                 allowed = format_range(low, high, component.unit)

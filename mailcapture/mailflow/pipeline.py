@@ -11,12 +11,17 @@
 Every stage appends to the message's ``stages`` list, so the audit trail shows how each
 message was handled. An exception rolls back the processing transaction and marks the
 message ``failed`` with the error kept: a quarantine the performance team can see and
-replay with ``mailcapture reprocess``. Nothing is ever deleted.
+replay with ``mailcapture reprocess``. A database outage is not the message's fault: the
+message stays ``received`` and is tried again (see ``Pipeline.process``). A message that runs
+over its time budget (``mailflow.budget``) is rolled back and set aside as ``deferred``, so
+that the next one is processed. Nothing is ever deleted.
 """
 
 from __future__ import annotations
 
+import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parseaddr
@@ -26,14 +31,27 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from mailcapture.clock import LOCAL_TZ, Clock
-from mailcapture.compose.message import LOOP_HEADER
+from mailcapture.compose.message import LOOP_HEADER, address_problem
 from mailcapture.compose.views import RejectionReason
 from mailcapture.db import models as m
-from mailcapture.db.engine import transaction
+from mailcapture.db.engine import is_database_fault, transaction
 from mailcapture.domain.enums import InboundState, MessageClass, RequestState
 from mailcapture.domain.periods import parse_period
 from mailcapture.mailflow.apply import Applier, Submitter, outstanding_items
+from mailcapture.mailflow.budget import DEFAULT_BUDGET_SECONDS, Budget, OverBudget
+from mailcapture.mailflow.loops import (
+    ANSWERS,
+    QUIET,
+    answered_outbox,
+    first_line,
+    marker_in_own_text,
+    marker_quoted,
+    outbox_row_with_id,
+    quiet_reason,
+)
 from mailcapture.mailflow.replies import (
+    UNWRITABLE_SENDER,
+    WITHHELD,
     Limits,
     queue_bounce_notice,
     queue_confirmation,
@@ -43,8 +61,20 @@ from mailcapture.mailflow.replies import (
 from mailcapture.mailflow.report_replies import handle_report_reply
 from mailcapture.mailflow.sent import SentTexts
 from mailcapture.mailflow.store import Envelope, StoredMessage, store_raw
-from mailcapture.parsing.addressing import ReplyAddress, dmarc_failed, find_tokens
-from mailcapture.parsing.classify import Classification, Kind, classify
+from mailcapture.parsing.addressing import (
+    Authentication,
+    AuthVerdict,
+    ReplyAddress,
+    find_tokens,
+    read_authentication,
+)
+from mailcapture.parsing.classify import (
+    Classification,
+    Kind,
+    classify,
+    classify_headers,
+    decode_headers,
+)
 from mailcapture.parsing.form import read_reply
 from mailcapture.parsing.mime import (
     DecodedMessage,
@@ -83,6 +113,10 @@ class IngestResult:
 class Settings:
     mime_limits: MimeLimits = field(default_factory=MimeLimits)
     reply_limits: Limits = field(default_factory=Limits)
+    #: Wall-clock seconds one message may take before it is deferred (None: no limit), and
+    #: the clock that measures them (see ``mailflow.budget``; tests pass a counting one).
+    budget_seconds: float | None = DEFAULT_BUDGET_SECONDS
+    timer: Callable[[], float] = time.monotonic
 
 
 class Pipeline:
@@ -99,7 +133,8 @@ class Pipeline:
         self.sent = SentTexts()
 
     def ingest(self, raw: bytes, envelope: Envelope) -> IngestResult:
-        """Store, then process. Raises only if the raw message could not be stored."""
+        """Store, then process. Raises only if the raw message could not be stored, or if
+        the database failed while processing it (it then stays ``received``: see process)."""
         with transaction(self.sessions) as session:
             stored = store_raw(session, raw, envelope, self.clock.now())
         if stored.duplicate_of is not None:
@@ -113,12 +148,20 @@ class Pipeline:
         return self.process(stored.id)
 
     def process(self, message_id: int, *, force: bool = False) -> IngestResult:
-        """Run every stage after storage; on an error, keep the error and mark it failed.
+        """Run every stage after storage; on an error of our own, keep it and mark it failed.
 
         Only a message still ``received`` is processed (``force`` also takes processed,
         failed or quarantined ones, for ``mailcapture reprocess``). The row is locked for
         the whole transaction (``SKIP LOCKED`` on PostgreSQL), so two service processes
         that both see a stored message never process it twice.
+
+        A database fault (:func:`~mailcapture.db.engine.is_database_fault`: the server gone,
+        a connection dropped, SQLite locked past its timeout) is not the message's fault,
+        and marking the message failed would need the database that just failed. So it is
+        raised as it is and the message stays ``received``: the service's worker backs off
+        and tries it again, and the sweep finds it. ``failed`` is for our own errors. If
+        marking the message failed fails too (the database went away meanwhile), that error
+        is raised, chained to the first, and the message stays ``received`` as well.
         """
         try:
             with transaction(self.sessions) as session:
@@ -127,7 +170,11 @@ class Pipeline:
                     row, mail = claimed
                     _Run(session, row, self, self.clock.now(), mail).run()
                     return _result(row)
+        except OverBudget as exc:
+            return self._defer(message_id, exc)
         except Exception as exc:
+            if is_database_fault(exc):
+                raise  # an outage: the message stays received for a later attempt
             with transaction(self.sessions) as session:
                 row = session.get_one(m.InboundMessage, message_id)
                 row.state = InboundState.FAILED
@@ -141,6 +188,28 @@ class Pipeline:
         # what it is, from a session of its own once ours has ended. Asked inside our own
         # transaction, SQLite's BEGIN IMMEDIATE would wait on the lock this thread holds.
         return self.result_of(message_id)
+
+    def _defer(self, message_id: int, exc: OverBudget) -> IngestResult:
+        """Set aside a message that ran over its time budget (issue 12): ``deferred``.
+
+        Its processing was rolled back (nothing applied, no notice queued), its raw bytes
+        are kept, and the reason and the stages it got through go in its audit trail. The
+        sweep does not take it again (it would only stall again): ``mailcapture reprocess``
+        does, on an operator's word, with a larger budget if need be.
+        """
+        with transaction(self.sessions) as session:
+            row = session.get_one(m.InboundMessage, message_id)
+            row.state = InboundState.DEFERRED
+            row.attempts += 1
+            row.outcome = "deferred"
+            row.outcome_detail = exc.reason[:500]
+            now = self.clock.now()
+            stopped = {"stage": "budget", "result": "deferred", "detail": exc.reason}
+            stopped["at"] = now.isoformat()
+            row.stages = [*(row.stages or []), {"run": row.attempts}, *exc.stages, stopped]
+            row.processed_at = now
+            row.error = None
+            return _result(row)
 
     def _claim(
         self, session: Session, message_id: int, force: bool
@@ -173,13 +242,17 @@ class Pipeline:
                 row.outcome_detail,
             )
 
-    def pending(self, limit: int = 100) -> list[int]:
-        """Stored messages not processed yet (left by a crash or a busy listener)."""
+    def pending(self, limit: int = 100, *, after: int = 0) -> list[int]:
+        """Stored messages not processed yet (left by a crash, an outage or a busy listener),
+        in order, from the first id above ``after``: page on with the last id returned."""
         with self.sessions() as session:
             return list(
                 session.scalars(
                     select(m.InboundMessage.id)
-                    .where(m.InboundMessage.state == InboundState.RECEIVED)
+                    .where(
+                        m.InboundMessage.state == InboundState.RECEIVED,
+                        m.InboundMessage.id > after,
+                    )
                     .order_by(m.InboundMessage.id)
                     .limit(limit)
                 )
@@ -198,6 +271,13 @@ def _result(row: m.InboundMessage) -> IngestResult:
 class _Run:
     """One message through the stages, inside one transaction."""
 
+    #: What our receiving host said about the message (read once, before any notice).
+    auth: Authentication | None = None
+    #: Why the sender gets no automatic mail now (a loop, see ``mailflow.loops``), if so.
+    quiet: str | None = None
+    #: The message answers one of our automatic emails (threading or our quoted marker).
+    answers_ours: bool = False
+
     def __init__(
         self,
         session: Session,
@@ -213,6 +293,8 @@ class _Run:
         # mail_settings explains a missing mail section; the claim read it when present.
         self.mail: MailSpec = mail if mail is not None else mail_settings(session)
         self.stages: list[dict[str, Any]] = []
+        settings = pipeline.settings
+        self.budget = Budget(settings.budget_seconds, settings.timer, self.stages)
         row.attempts += 1
 
     def stage(self, name: str, result: str, detail: str | None = None) -> None:
@@ -240,21 +322,7 @@ class _Run:
             decoded = decode_message(raw, self.pipeline.settings.mime_limits)
         except (MessageTooLarge, MimeTooDeep) as exc:
             self.stage("decode", "refused", str(exc))
-            note = (
-                queue_rejection(
-                    self.session,
-                    self.mail,
-                    inbound=self.row,
-                    address=self.row.sender or "",
-                    name="",
-                    reason="too_large",
-                    now=self.now,
-                    limits=self.pipeline.settings.reply_limits,
-                )
-                if self.row.sender
-                else "no sender to tell"
-            )
-            self.finish("too-large", f"{exc}; {note}", InboundState.QUARANTINED)
+            self.refuse_unreadable(raw, exc)
             return
         self.row.decoded_text = clean_text(decoded.text)
         self.stage(
@@ -262,10 +330,16 @@ class _Run:
             decoded.text_source,
             "; ".join(decoded.defects)[:500] if decoded.defects else None,
         )
+        self.budget.at("classify")
+        if self.is_reflection(decoded):
+            return
         verdict = classify(decoded, raw, self.row.envelope_from)
         self.row.classification = KIND_TO_CLASS[verdict.kind]
         self.row.classification_rule = verdict.rule[:200]
         self.stage("classify", verdict.kind.value, verdict.rule)
+        self.budget.at("match")
+        if not self.authenticated(decoded.headers):
+            return
         if verdict.kind is Kind.BOUNCE:
             self.handle_bounce(verdict)
         elif verdict.kind is Kind.AUTO_REPLY:
@@ -294,7 +368,152 @@ class _Run:
             )
             self.finish("own-mail", "our own mail came back; dropped without reply")
             return True
+        sent = outbox_row_with_id(self.session, self.row.message_id)
+        if sent is not None:
+            how = f"Message-ID of our {sent.kind} #{sent.id}"
+            self.row.classification = MessageClass.AUTO_REPLY
+            self.stage("classify", "own-mail", how)
+            self.stage("loop", "reflected", f"{how}, our loop header stripped")
+            self.finish(
+                "own-mail",
+                f"our own {sent.kind} came back without our loop header (a forwarder?); "
+                "dropped without reply",
+            )
+            return True
         return False
+
+    def is_reflection(self, decoded: DecodedMessage) -> bool:
+        """Our own confirmation or notice come back with every header of ours stripped.
+
+        A forwarder that rewrites From and drops our loop header and Auto-Submitted leaves
+        the words: our marker line in the text its sender wrote (not quoted below an answer)
+        is our email, and answering it would start a loop (see ``mailflow.loops``).
+        """
+        if not marker_in_own_text(decoded.text, first_line(self.mail.council), self.budget.check):
+            return False
+        how = "our automatic email's marker line, unquoted"
+        self.row.classification = MessageClass.AUTO_REPLY
+        self.stage("classify", "own-mail", how)
+        self.stage("loop", "reflected", f"{how}: our headers stripped by a forwarder")
+        self.finish(
+            "own-mail",
+            "our own automatic email came back with our headers stripped (a forwarder?); "
+            "dropped without reply",
+        )
+        return True
+
+    def authentication(self, headers: tuple[tuple[str, str], ...]) -> Authentication:
+        """Our receiving host's word on this message, read once."""
+        if self.auth is None:
+            self.auth = read_authentication(headers, self.mail.authserv_id)
+        return self.auth
+
+    def authenticated(self, headers: tuple[tuple[str, str], ...]) -> bool:
+        """False (and the message held) when our receiving host failed it or is unreadable.
+
+        Fail closed: ``dmarc=fail`` from our own authserv-id, however the header is written,
+        holds any message before anything is applied or anyone is written to; so does a
+        header from our host that cannot be read, since it may say fail.
+        """
+        auth = self.authentication(headers)
+        if auth.verdict is AuthVerdict.FAIL:
+            self.stage("authenticate", "quarantined", auth.detail)
+            self.finish(
+                "dmarc-fail",
+                f"held for the performance team: DMARC failed ({auth.detail})",
+                InboundState.QUARANTINED,
+            )
+            return False
+        if auth.verdict is AuthVerdict.UNREADABLE:
+            self.stage("authenticate", "quarantined", auth.detail)
+            self.finish(
+                "auth-unreadable",
+                f"held for the performance team: unreadable authentication result ({auth.detail})",
+                InboundState.QUARANTINED,
+            )
+            return False
+        return True
+
+    def vouched(self, address: str) -> bool:
+        """Did our receiving host see DMARC or SPF pass for ``address``'s domain?"""
+        return self.auth is not None and self.auth.vouches_for(address)
+
+    def check_loop(self, decoded: DecodedMessage, address: str) -> None:
+        """Does this message answer our automatic mail, and may its sender have more?
+
+        Sets :attr:`quiet` when the sender is to get no more automatic mail today; every
+        finding is a ``loop`` stage, which later messages from the sender read back.
+        """
+        answered = answered_outbox(
+            self.session, [*decoded.in_reply_to[:20], *decoded.references[-100:]]
+        )
+        answers_ours = answered is not None or marker_quoted(decoded.text)
+        self.answers_ours = answers_ours
+        if answers_ours:
+            how = (
+                f"In-Reply-To/References our {answered.kind} #{answered.id}"
+                if answered is not None
+                else "quotes our automatic email's marker line"
+            )
+            self.stage("loop", ANSWERS, how)
+        quiet, _ = quiet_reason(
+            self.session,
+            self.row.sender or address,
+            self.now,
+            self.row.id,
+            answers_ours,
+            self.pipeline.settings.reply_limits,
+        )
+        if quiet is not None:
+            self.quiet = quiet
+            self.stage("loop", QUIET, quiet)
+
+    def refuse_unreadable(self, raw: bytes, exc: ValueError) -> None:
+        """Too large or nested too deep to read: kept, held, and explained only to a person.
+
+        The body is never decoded, so the header section alone decides who wrote it
+        (``classify_headers``): a robot (a DSN of 600 parts, an auto-reply nested 25 deep)
+        is never answered, a message our host failed is held without a word, and a sender
+        not in the register is told only as any stranger is (``replies``).
+        """
+        try:
+            head = decode_headers(raw)
+        except Exception as error:  # header decoding is total; if not, write to nobody
+            self.stage("classify", "unreadable", f"headers only: {type(error).__name__}")
+            self.finish(
+                "too-large", f"{exc}; no notice: headers unreadable", InboundState.QUARANTINED
+            )
+            return
+        verdict = classify_headers(head, self.row.envelope_from)
+        self.row.classification = KIND_TO_CLASS[verdict.kind]
+        self.row.classification_rule = verdict.rule[:200]
+        self.stage("classify", verdict.kind.value, f"headers only: {verdict.rule}")
+        auth = self.authentication(head.headers)
+        address = (head.from_address or self.row.sender or "").lower()
+        if verdict.kind is not Kind.HUMAN:
+            note = f"no notice: automatic mail ({verdict.rule})"
+        elif auth.verdict in (AuthVerdict.FAIL, AuthVerdict.UNREADABLE):
+            self.stage("authenticate", "quarantined", auth.detail)
+            note = f"no notice: {auth.detail}"
+        elif not address:
+            note = "no sender to tell"
+        else:
+            self.check_loop(head, address)
+            notice = queue_rejection(
+                self.session,
+                self.mail,
+                inbound=self.row,
+                address=address,
+                name="",
+                reason="too_large",
+                now=self.now,
+                limits=self.pipeline.settings.reply_limits,
+                vouched=self.vouched(address),
+                quiet=self.quiet,
+            )
+            self.stage("reply", notice.result, notice.note)
+            note = notice.note
+        self.finish("too-large", f"{exc}; {note}", InboundState.QUARANTINED)
 
     def handle_bounce(self, verdict: Classification) -> None:
         if verdict.temporary:
@@ -441,7 +660,7 @@ class _Run:
         detail: str,
         **extra: Any,
     ) -> None:
-        note = queue_rejection(
+        notice = queue_rejection(
             self.session,
             self.mail,
             inbound=self.row,
@@ -450,10 +669,14 @@ class _Run:
             reason=reason,
             now=self.now,
             limits=self.pipeline.settings.reply_limits,
+            vouched=self.vouched(address),
+            quiet=self.quiet,
             **extra,
         )
-        self.stage("reply", "notice", note)
-        self.finish(outcome, f"{detail}; {note}")
+        self.stage("reply", notice.result, notice.note)
+        if address_problem(address) is not None:  # no notice (queue_rejection said why)
+            outcome = UNWRITABLE_SENDER
+        self.finish(outcome, f"{detail}; {notice.note}")
 
     def handle_reply(self, decoded: DecodedMessage) -> None:
         sender_address = (decoded.from_address or self.row.sender or "").lower()
@@ -461,14 +684,24 @@ class _Run:
         request, how = self.find_request(decoded)
         self.stage("match", "found" if request else "none", how)
         if not sender_address:
+            written = decoded.header("from")
+            if written:  # a From header, but no address in it: malformed, nobody to tell
+                self.stage("reply", WITHHELD, "no notice: no address in the From header")
+                self.finish(
+                    UNWRITABLE_SENDER,
+                    f"no address we can read in the From header {written[:80]!r}: "
+                    "nothing can be recorded and nobody told",
+                )
+                return
             self.finish("no-sender", "no From address: nothing can be recorded")
             return
+        self.check_loop(decoded, sender_address)
         if sender is None or sender.retired_at is not None:
             self.reject(
                 "unknown-sender",
                 "unknown_sender",
                 sender_address,
-                decoded.from_name or "",
+                "",  # a stranger's display name is their text: never repeated to anyone
                 f"{sender_address} is not in the register",
             )
             return
@@ -495,14 +728,8 @@ class _Run:
             "ok",
             "addressee" if sender.id == request.person_id else "registered delegate",
         )
-        if dmarc_failed(decoded.headers, self.mail.authserv_id):
-            self.stage("authenticate", "quarantined", "dmarc=fail from our receiving host")
-            self.finish(
-                "dmarc-fail",
-                "held for the performance team: DMARC failed",
-                InboundState.QUARANTINED,
-            )
-            return
+        if not self.authenticated(decoded.headers):
+            return  # run() held it already; here too, should this be reached another way
         if self.now > request.expires_at:
             self.reject(
                 "expired",
@@ -556,8 +783,11 @@ class _Run:
                 )
             )
         )
-        reading = read_reply(decoded.text, self.sent_texts(request), codes + indicator_codes)
-        split = split_reply(decoded.text)
+        self.budget.at("parse")
+        sent = self.sent_texts(request)
+        reading = read_reply(decoded.text, sent, codes + indicator_codes, self.budget.check)
+        split = split_reply(decoded.text, self.budget.check)
+        self.budget.at("apply")
         self.row.answer_text = clean_text(split.new_text)
         self.stage(
             "parse",
@@ -588,7 +818,7 @@ class _Run:
             f"{result.comments} comment(s), {len(pending)} outstanding" + (", late" if late else "")
         )
         self.stage("apply", "applied" if result.accepted else "nothing stored", summary)
-        notes = [*reading.conflicts, *reading.ignored]
+        notes = [*decoded.truncated, *reading.conflicts, *reading.ignored]
         if result.unchanged:
             notes.append(f"unchanged: {', '.join(result.unchanged)}")
         note = queue_confirmation(
@@ -603,8 +833,10 @@ class _Run:
             late=late,
             now=self.now,
             limits=self.pipeline.settings.reply_limits,
+            quiet=self.quiet,
+            answers_ours=self.answers_ours,
         )
-        self.stage("confirm", note)
+        self.stage("confirm", note.result, note.note)
         if result.accepted:
             outcome = "applied"
         elif result.rejected:

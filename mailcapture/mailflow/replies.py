@@ -3,10 +3,26 @@
 Never to a bounce or an auto-reply (the pipeline does not call these for them); at most
 one notice per sender, reason and day; at most ``hourly_limit`` automatic emails to any
 one address per hour, so two robots cannot keep each other busy.
+
+No backscatter: anyone can put any address in From, so a notice to a sender who is not in
+the register would go to whoever a forger named. Such a notice goes out only when our own
+receiving host vouches for the sender (DMARC or SPF passed for their domain, see
+:meth:`~mailcapture.parsing.addressing.Authentication.vouches_for`), or, for a council
+whose register names no authserv-id (nothing to vouch), while fewer than
+``stranger_hourly_limit`` such notices went out in the last hour, for all strangers
+together. A notice never repeats more of the sender's words than a short :func:`excerpt` of
+their subject, with links and control characters taken out.
+
+Every email not sent for one of these reasons is *withheld*: the :class:`Notice` says so and
+why, the pipeline records it in the message's stages, and the performance team's daily
+digest lists it (:mod:`mailcapture.schedule.digest`). Nothing is dropped silently.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,6 +30,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailcapture.compose import views
+from mailcapture.compose.message import address_problem
+from mailcapture.compose.textfmt import one_line, truncate
 from mailcapture.db import models as m
 from mailcapture.domain.periods import parse_period
 from mailcapture.forms.context import FigureContext
@@ -38,7 +56,70 @@ AUTOMATIC_KINDS = ("confirmation", "rejection_notice", "report_answer_confirmati
 
 @dataclass(frozen=True)
 class Limits:
+    #: Automatic emails to any one address per hour.
     hourly_limit: int = 10
+    #: Notices to senders not in the register, all of them together, per hour, when the
+    #: register names no authserv-id (so no receiving host can vouch for a sender).
+    stranger_hourly_limit: int = 20
+    #: Answers to our automatic mail from one sender in an hour before that sender gets no
+    #: more automatic mail for the rest of the day (a loop through a forwarder).
+    answers_per_hour: int = 2
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What became of one automatic email: queued, not needed, or withheld and why.
+
+    ``withheld`` is for an email a person should have had but did not get (a stranger we
+    may not write to, a limit reached, a loop): the daily digest lists those messages.
+    An email not needed (already explained today) is not withheld: the sender was told.
+    """
+
+    queued: bool
+    note: str
+    withheld: bool = False
+
+    @property
+    def result(self) -> str:
+        """The stage result recorded for it: ``queued``, ``withheld`` or ``not-needed``."""
+        if self.queued:
+            return "queued"
+        return "withheld" if self.withheld else "not-needed"
+
+
+#: What a withheld email's stage result is: the digest looks for it.
+WITHHELD = "withheld"
+#: The outcome of a message whose sender would have had a notice but whose From address we
+#: cannot write to (``compose.message.address_problem``): the digest lists these too.
+UNWRITABLE_SENDER = "unwritable-sender"
+
+
+def excerpt(text: str | None, limit: int = 40) -> str:
+    """At most ``limit`` characters of a sender's text, safe to repeat to anyone.
+
+    Links and addresses become ``[link]`` and ``[address]`` (a notice must never carry a
+    spammer's URL), control and formatting characters (bidirectional overrides, zero-width
+    joiners) go, whitespace becomes single spaces, and a longer text is cut with "...".
+    The links are replaced before the cut, so no fragment of one survives it.
+    """
+    if not text:
+        return ""
+    cleaned = "".join(
+        " " if unicodedata.category(c) in ("Zl", "Zp") else c
+        for c in text[: limit * 50]
+        if unicodedata.category(c) not in ("Cf", "Co", "Cs", "Cn") or c in "\t\n"
+    )
+    cleaned = _ADDRESS.sub("[address]", cleaned)
+    cleaned = _LINK.sub("[link]", cleaned)
+    return truncate(one_line(cleaned), limit)
+
+
+_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+_LINK = re.compile(
+    r"(?i)(?:\b[a-z][a-z0-9+.-]{1,20}:/{1,3}|\bwww\d{0,3}\.)[^\s<>\"]*"
+    r"|\b\d{1,3}(?:\.\d{1,3}){3}\b(?:[/:][^\s<>\"]*)?"
+    r"|(?:\b[^\W_](?:[\w-]{0,62})\.)+(?:xn--[a-z0-9-]+|[^\W\d_]{2,63})\b(?:[/:?#][^\s<>\"]*)?"
+)
 
 
 def over_hourly_limit(session: Session, address: str, now: datetime, limit: int) -> bool:
@@ -82,10 +163,37 @@ def queue_confirmation(
     late: bool,
     now: datetime,
     limits: Limits,
-) -> str:
-    """Queue the confirmation; returns what happened, for the message's audit trail."""
+    quiet: str | None = None,
+    answers_ours: bool = False,
+) -> Notice:
+    """Queue the confirmation; says what happened, for the message's audit trail.
+
+    ``quiet`` is why this sender gets no automatic mail now (a loop, see
+    :mod:`mailcapture.mailflow.loops`): the confirmation is withheld, the reply still applied.
+    ``answers_ours``: the reply answers one of our automatic emails. If it also brought
+    nothing (no value, correction or comment: our email forwarded back whole, as a
+    forwarder that wraps what it reflects does), a confirmation would only feed the loop,
+    so it is withheld too.
+    """
+    if quiet is not None:
+        return Notice(False, f"confirmation not sent: {quiet}", withheld=True)
+    if answers_ours and not (
+        result.accepted
+        or result.rejected
+        or result.unchanged
+        or result.comments
+        or result.general_comment
+    ):
+        return Notice(
+            False,
+            "confirmation not sent: an answer to our automatic email with nothing in it "
+            "(our email forwarded back to us?)",
+            withheld=True,
+        )
     if over_hourly_limit(session, sender.email, now, limits.hourly_limit):
-        return "confirmation not sent: hourly limit for this address reached"
+        return Notice(
+            False, "confirmation not sent: hourly limit for this address reached", withheld=True
+        )
     principal = request.person if request.person_id != sender.id else None
     # Red or worsening indicators on this form with no commentary yet: ask for a line.
     needed = needing_commentary(
@@ -129,7 +237,16 @@ def queue_confirmation(
         view,
         now,
     )
-    return "confirmation queued"
+    return Notice(True, "confirmation queued")
+
+
+def keyed(address: str) -> str:
+    """``address`` as it goes into an outbox de-duplication key (200 characters): itself
+    when short enough, else ``sha256:`` and a digest of it, so that a valid address of up
+    to 254 characters (RFC 5321), or a long one in a bounce, cannot overflow the key."""
+    if len(address) <= 120:
+        return address
+    return "sha256:" + hashlib.sha256(address.encode("utf-8", "replace")).hexdigest()
 
 
 def queue_rejection(
@@ -145,18 +262,41 @@ def queue_rejection(
     period_label: str | None = None,
     expired_on: datetime | None = None,
     rightful: m.Person | None = None,
-) -> str:
-    """A short polite notice that nothing was recorded, once per sender, reason and day."""
-    key = f"notice:{reason}:{address}:{now.date().isoformat()}"
+    vouched: bool = False,
+    quiet: str | None = None,
+) -> Notice:
+    """A short polite notice that nothing was recorded, once per sender, reason and day.
+
+    ``vouched``: our receiving host said DMARC or SPF passed for ``address``'s domain. A
+    sender not in the register gets the notice only then, or (no authserv-id configured)
+    within the hourly cap for all strangers; otherwise it is withheld (see the module
+    docstring). ``quiet`` withholds it too (a loop). Only a register person is greeted by
+    name: a stranger's display name is their own text, and is not repeated.
+    """
+    address = address.strip().lower()
+    problem = address_problem(address)  # a From we cannot write to: no notice, recorded
+    if problem is not None:
+        return Notice(False, f"no notice: {problem} ({address[:80]!r})", withheld=True)
+    key = f"notice:{reason}:{keyed(address)}:{now.date().isoformat()}"
     if session.scalar(select(m.OutboxMessage.id).where(m.OutboxMessage.dedupe_key == key)):
-        return f"no notice: {reason} already explained to {address} today"
+        return Notice(False, f"no notice: {reason} already explained to {address} today")
+    if quiet is not None:
+        return Notice(False, f"no notice: {quiet}", withheld=True)
     if over_hourly_limit(session, address, now, limits.hourly_limit):
-        return "no notice: hourly limit for this address reached"
+        return Notice(False, "no notice: hourly limit for this address reached", withheld=True)
+    person = session.scalar(
+        select(m.Person).where(m.Person.email == address, m.Person.retired_at.is_(None))
+    )
+    if person is None:
+        refusal = _stranger_refusal(session, mail, now, limits, vouched)
+        if refusal is not None:
+            return Notice(False, f"no notice: {refusal}", withheld=True)
+    recipient = views.Person(name=person.name if person else "", email=address)
     view = views.RejectionView(
         council=council(mail),
-        recipient=views.Person(name=name, email=address),
+        recipient=recipient,
         reason=reason,
-        their_subject=inbound.subject or "(no subject)",
+        their_subject=excerpt(inbound.subject),
         period_label=period_label,
         expired_on=when_text(expired_on) if expired_on else None,
         rightful=person_view(rightful) if rightful is not None else None,
@@ -166,8 +306,9 @@ def queue_rejection(
         mail,
         Outgoing(
             kind="rejection_notice",
-            recipient=views.Person(name=name, email=address),
+            recipient=recipient,
             dedupe_key=key,
+            person_id=person.id if person else None,
             in_reply_to=inbound.message_id and f"<{inbound.message_id}>",
             auto_submitted="auto-replied",
             in_reply_to_id=inbound.id,
@@ -175,7 +316,35 @@ def queue_rejection(
         view,
         now,
     )
-    return f"notice sent: {reason}"
+    return Notice(True, f"notice sent: {reason}")
+
+
+def _stranger_refusal(
+    session: Session, mail: MailSpec, now: datetime, limits: Limits, vouched: bool
+) -> str | None:
+    """Why a sender not in the register may not have a notice now; None when they may."""
+    if mail.authserv_id:
+        if vouched:
+            return None
+        return (
+            f"sender not in the register and not verified by our receiving host "
+            f"({mail.authserv_id}: no DMARC or SPF pass for their domain)"
+        )
+    sent = session.scalar(
+        select(func.count())
+        .select_from(m.OutboxMessage)
+        .where(
+            m.OutboxMessage.kind == "rejection_notice",
+            m.OutboxMessage.person_id.is_(None),
+            m.OutboxMessage.created_at > now - timedelta(hours=1),
+        )
+    )
+    if int(sent or 0) >= limits.stranger_hourly_limit:
+        return (
+            f"sender not in the register, and the cap of {limits.stranger_hourly_limit} "
+            "notices an hour to unknown senders is reached"
+        )
+    return None
 
 
 def queue_bounce_notice(
@@ -195,7 +364,7 @@ def queue_bounce_notice(
         failed_address=address,
         person_name=person.name if person else None,
         diagnostic=diagnostic,
-        original_subject=subject,
+        original_subject=excerpt(subject) or None,
         requests_affected=tuple(affected),
     )
     queue_email(
@@ -204,7 +373,7 @@ def queue_bounce_notice(
         Outgoing(
             kind="bounce_notice",
             recipient=team_view(mail),
-            dedupe_key=f"bounce:{address}:{now.date().isoformat()}",
+            dedupe_key=f"bounce:{keyed(address)}:{now.date().isoformat()}",
         ),
         view,
         now,

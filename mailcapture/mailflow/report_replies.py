@@ -4,8 +4,9 @@ The inbound pipeline hands a reply here when its token (or In-Reply-To/Reference
 no data request but a :class:`~mailcapture.db.models.ReportRun`. Then, in the pipeline's
 transaction:
 
-* authenticate: only the run's addressee or their registered delegate; DMARC and expiry
-  as for data requests;
+* authenticate: only the run's addressee or their registered delegate; DMARC (a fail or an
+  unreadable result from our receiving host holds the message) and expiry as for data
+  requests;
 * read it (:func:`mailcapture.parsing.report_reply.read_report_reply`, against the text
   we sent, so an untouched copy of the report is never an answer);
 * check each answer: a period lock refuses everything; only an indicator the report listed
@@ -36,7 +37,6 @@ from mailcapture.db.locks import lock_for, lock_reason
 from mailcapture.db.periods import PeriodStore
 from mailcapture.domain.enums import (
     CommentSubject,
-    InboundState,
     Role,
     SignoffDecision,
     SubmissionSource,
@@ -44,7 +44,7 @@ from mailcapture.domain.enums import (
 from mailcapture.domain.figures import format_figure
 from mailcapture.domain.frequency import COLLECTED_KIND
 from mailcapture.domain.periods import Period, covered_periods, parse_period
-from mailcapture.mailflow.replies import over_hourly_limit
+from mailcapture.mailflow.replies import WITHHELD, over_hourly_limit
 from mailcapture.outbox.notices import (
     Outgoing,
     council,
@@ -53,7 +53,7 @@ from mailcapture.outbox.notices import (
     to_requested,
     when_text,
 )
-from mailcapture.parsing.addressing import ReplyAddress, dmarc_failed, find_tokens
+from mailcapture.parsing.addressing import ReplyAddress, find_tokens
 from mailcapture.parsing.mime import DecodedMessage, clean_text
 from mailcapture.parsing.quotes import split_reply
 from mailcapture.parsing.report_reply import ReportReading, listed_codes, read_report_reply
@@ -261,12 +261,8 @@ def handle_report_reply(run: _Run, decoded: DecodedMessage, sender: m.Person) ->
         "ok",
         "addressee" if sender.id == addressee.id else "registered delegate",
     )
-    if dmarc_failed(decoded.headers, run.mail.authserv_id):
-        run.stage("authenticate", "quarantined", "dmarc=fail from our receiving host")
-        run.finish(
-            "dmarc-fail", "held for the performance team: DMARC failed", InboundState.QUARANTINED
-        )
-        return True
+    if not run.authenticated(decoded.headers):
+        return True  # held: the pipeline holds it before this too, but a sign-off must not
     if report_run.expires_at is not None and run.now > report_run.expires_at:
         run.reject(
             "expired",
@@ -575,7 +571,17 @@ class _ReportAnswer:
             "recorded" if out.approved or out.queried or out.commented else "nothing",
             summary,
         )
-        if over_hourly_limit(
+        withheld = True
+        if self.run.quiet is not None:
+            note = f"confirmation not sent: {self.run.quiet}"
+        elif self.run.answers_ours and not (
+            out.approved or out.queried or out.commented or out.refused
+        ):
+            note = (
+                "confirmation not sent: an answer to our automatic email with nothing in it "
+                "(our email forwarded back to us?)"
+            )
+        elif over_hourly_limit(
             self.session,
             self.sender.email,
             self.now,
@@ -583,6 +589,7 @@ class _ReportAnswer:
         ):
             note = "confirmation not sent: hourly limit for this address reached"
         else:
+            withheld = False
             definition = self.session.scalar(
                 select(m.ReportDefinition)
                 .where(m.ReportDefinition.kind == self.report_run.report_kind)
@@ -627,7 +634,7 @@ class _ReportAnswer:
                 self.now,
             )
             note = "report answer confirmation queued"
-        self.run.stage("confirm", note)
+        self.run.stage("confirm", WITHHELD if withheld else "queued", note)
         if out.approved or out.queried or out.commented:
             outcome = "report-answer"
         elif out.refused:

@@ -3,15 +3,24 @@
 Only the cheapest parse happens here (the header block, for Message-ID and From), so a
 message that breaks every later stage is still stored. Duplicates are stored too, as
 rows pointing at the original, and are never processed.
+
+Nothing a sender writes may stop a message being stored: the listener answers 451 to a
+failed store, and the sending server retries the same bytes for days. So the raw bytes go
+into a binary column as they are, and every header fact kept in a text column (Message-ID,
+sender, subject, the envelope) is made storable first (:func:`storable`): no NUL or other
+control character (PostgreSQL text refuses NUL), no lone surrogate (neither database can
+encode one), no more characters than the column holds. The only failure left is the
+database's own.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from email.parser import BytesHeaderParser
-from email.policy import compat32
+from email.policy import Compat32
 from email.utils import getaddresses
 from typing import Any
 
@@ -24,7 +33,30 @@ from mailcapture.db.models import InboundMessage
 from mailcapture.domain.enums import InboundState
 from mailcapture.parsing.mime import decode_rfc2047, normalise_message_id, strip_trace_headers
 
-_HEADERS = BytesHeaderParser(policy=compat32)
+
+class _RawHeaders(Compat32):
+    """compat32 that hands header values back as written (8-bit bytes surrogate-escaped),
+    never as ``email.header.Header`` objects, whose ``str()`` drops 8-bit text."""
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        return value
+
+
+_HEADERS = BytesHeaderParser(policy=_RawHeaders())
+
+#: Column sizes of the header facts (``db/models/inbound.py``).
+SENDER_CHARS = 320
+MESSAGE_ID_CHARS = 998
+SOURCE_CHARS = 16
+SOURCE_REF_CHARS = 500
+SUBJECT_CHARS = 2000
+#: Recipients kept from the SMTP envelope (each an address of at most SENDER_CHARS).
+ENVELOPE_RECIPIENTS = 100
+
+_LINE_BREAKS = re.compile(r"[\t\r\n]+")
+#: Controls inside an address (after unfolding), shown as U+FFFD, never deleted.
+_ADDRESS_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -57,40 +89,78 @@ def dedupe_key(raw: bytes, message_id: str | None, sender: str | None) -> str:
     return hashlib.sha256(basis).hexdigest()
 
 
-def header_facts(raw: bytes) -> tuple[str | None, str | None, str | None]:
-    """(normalised Message-ID, lower-case From address, decoded Subject), tolerantly."""
+def storable(text: str | None, limit: int) -> str | None:
+    """``text`` as one line any text column takes: line breaks and tabs become one space,
+    other control characters and lone surrogates go, and at most ``limit`` characters (the
+    last one ``…`` when cut, so a cut address never equals a real one). None stays None."""
+    if text is None:
+        return None
+    text = _UNSTORABLE.sub("", _LINE_BREAKS.sub(" ", text)).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _as_text(value: str) -> str:
+    """A header value as the parser gives it, its raw 8-bit bytes read as UTF-8 (or U+FFFD).
+
+    The decode stage reads such bytes properly (with the body's charset, or a guess); here
+    they only need to become characters a text column takes.
+    """
+    if value.isascii():
+        return value
     try:
-        headers = _HEADERS.parsebytes(raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
-    except Exception:
-        return None, None, None
-    message_id = normalise_message_id(str(headers.get("Message-ID") or "") or None)
+        return value.encode("ascii", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # already characters, not escaped bytes
+        return value
+
+
+def header_facts(raw: bytes) -> tuple[str | None, str | None, str | None]:
+    """(normalised Message-ID, lower-case From address, decoded Subject), each storable.
+
+    Tolerant by construction: the stdlib's header parser records defects instead of
+    raising, and the Message-ID, address and subject readers below are total. The address
+    is the first From header's, as the decode stage reads it; a control character in it is
+    kept as U+FFFD (as the decode stage keeps it) rather than deleted, so a damaged address
+    is never read as somebody's real one.
+    """
+    data = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    # Only the header block: the header parser reads the body too, a line at a time (4 s
+    # for 20 MB of empty lines, before anything is stored). What it would call the headers
+    # ends at the first blank line at the latest, so it reads the same headers from this.
+    end = data.find(b"\n\n")
+    headers = _HEADERS.parsebytes(data[: end + 1] if end >= 0 else data)
+    raw_id = headers.get("Message-ID")
+    message_id = normalise_message_id(raw_id) if isinstance(raw_id, str) else None
     sender = None
-    addresses = getaddresses([str(v) for v in headers.get_all("From") or []])
-    for _, address in addresses:
+    froms = [_as_text(v).replace("\n", "") for v in headers.get_all("From") or []]
+    for _, address in getaddresses(froms[:1]):
         if "@" in address:
-            sender = address.strip().lower()
+            address = _ADDRESS_CONTROL.sub("\ufffd", address)
+            sender = storable(address.strip().lower(), SENDER_CHARS)
             break
     subject = headers.get("Subject")
-    return message_id, sender, decode_rfc2047(str(subject)) if subject is not None else None
+    if subject is None:
+        return message_id, sender, None
+    return message_id, sender, storable(decode_rfc2047(_as_text(str(subject))), SUBJECT_CHARS)
 
 
 def store_raw(session: Session, raw: bytes, envelope: Envelope, now: datetime) -> StoredMessage:
     """Insert the message; a second copy becomes a DUPLICATE row pointing at the first."""
     message_id, sender, subject = header_facts(raw)
     key = dedupe_key(raw, message_id, sender)
+    recipients = [storable(r, SENDER_CHARS) or "" for r in envelope.rcpt_to]
     values: dict[str, Any] = {
         "received_at": now,
-        "source": envelope.source,
-        "source_ref": envelope.source_ref,
-        "envelope_from": envelope.mail_from,
-        "envelope_to": list(envelope.rcpt_to) or None,
+        "source": storable(envelope.source, SOURCE_CHARS) or "?",
+        "source_ref": storable(envelope.source_ref, SOURCE_REF_CHARS),
+        "envelope_from": storable(envelope.mail_from, SENDER_CHARS),
+        "envelope_to": recipients[:ENVELOPE_RECIPIENTS] or None,
         "raw": raw,
         "size": len(raw),
         "sha256": hashlib.sha256(raw).hexdigest(),
         "dedupe_key": key,
         "message_id": message_id,
         "sender": sender,
-        "subject": _clip(subject),
+        "subject": subject,
     }
     new_id = _insert_unless_known(session, values)
     if new_id is not None:
@@ -153,10 +223,3 @@ def _insert_with_savepoint(session: Session, values: dict[str, Any]) -> int:
     with session.begin_nested():
         session.add(row)
     return row.id
-
-
-def _clip(text: str | None, limit: int = 2000) -> str | None:
-    if text is None:
-        return None
-    text = text.replace("\x00", "")
-    return text if len(text) <= limit else text[: limit - 1] + "…"

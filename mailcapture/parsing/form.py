@@ -45,6 +45,8 @@ from functools import lru_cache
 from typing import Literal
 
 from mailcapture.parsing.quotes import (
+    CHECK_EVERY,
+    Checkpoint,
     LineRole,
     line_roles,
     normalise_text,
@@ -146,7 +148,11 @@ def _parse_form_line(line: str, line_no: int) -> FormLine | None:
     return None
 
 
-def find_form_lines(text: str) -> list[FormLine]:
+def _go_on() -> None:
+    """The default checkpoint: read to the end."""
+
+
+def find_form_lines(text: str, checkpoint: Checkpoint = _go_on) -> list[FormLine]:
     """Every line naming a code: ``[CODE] label: answer``, ``[CODE comment]: text``,
     ``[CODE] answer``, ``CODE: answer`` and ``CODE = answer``, quoted (``>``) or not.
 
@@ -156,6 +162,8 @@ def find_form_lines(text: str) -> list[FormLine]:
     lines = normalise_text(text).split("\n")
     found = []
     for i, line in enumerate(lines):
+        if i % CHECK_EVERY == CHECK_EVERY - 1:
+            checkpoint()
         parsed = _parse_form_line(line, i + 1)
         if parsed is not None:
             found.append(parsed)
@@ -272,6 +280,12 @@ class _Candidate:
     line_no: int
 
 
+#: Notes kept per reply. A reply of thousands of form lines for codes we never sent would
+#: otherwise make thousands of notes, each one checked against all the others (issue 12),
+#: and a confirmation nobody could read; the rest are counted in one last note.
+MAX_NOTES = 50
+
+
 @dataclass
 class _Reader:
     lines: list[str]
@@ -283,10 +297,23 @@ class _Reader:
     candidates: list[_Candidate] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     consumed: set[int] = field(default_factory=set)
+    noted: set[str] = field(default_factory=set)
+    notes_left_out: int = 0
 
     def note(self, text: str) -> None:
-        if text not in self.ignored:
+        if text in self.noted:
+            return
+        self.noted.add(text)
+        if len(self.ignored) < MAX_NOTES:
             self.ignored.append(text)
+        else:
+            self.notes_left_out += 1
+
+    def all_notes(self) -> list[str]:
+        if not self.notes_left_out:
+            return self.ignored
+        more = f"{self.notes_left_out} more note(s) like these were left out"
+        return [*self.ignored, more]
 
     def canonical(self, code: str) -> str | None:
         cf = code.casefold()
@@ -406,6 +433,10 @@ class _Reader:
         self.consumed.update(self._below_indices(idx))
 
 
+#: Answers quoted in one conflict note: enough to see the disagreement.
+_MAX_LISTED = 5
+
+
 def _resolve(candidates: Iterable[_Candidate], reader: _Reader) -> tuple[list[Answer], list[str]]:
     """One answer per code and kind: equal answers merge, different values conflict."""
     groups: dict[tuple[str, Kind], list[_Candidate]] = {}
@@ -417,14 +448,19 @@ def _resolve(candidates: Iterable[_Candidate], reader: _Reader) -> tuple[list[An
         first = group[0]
         if kind == "comment":
             texts: list[str] = []
+            seen: set[str] = set()
             for c in group:
-                if _norm(c.text) not in {_norm(t) for t in texts}:
+                key = _norm(c.text)
+                if key not in seen:
+                    seen.add(key)
                     texts.append(c.text)
             answers.append(Answer(code, kind, "\n\n".join(texts), first.source, first.line_no))
             continue
         distinct = {_value_key(c.text) for c in group}
         if len(distinct) > 1:
-            given = "; ".join(f"'{c.text}' (line {c.line_no})" for c in group)
+            given = "; ".join(f"'{c.text}' (line {c.line_no})" for c in group[:_MAX_LISTED])
+            if len(group) > _MAX_LISTED:
+                given += f" and {len(group) - _MAX_LISTED} more"
             conflicts.append(
                 f"{code} was answered more than once with different answers: {given}. "
                 "None was taken; please reply with one answer"
@@ -435,6 +471,9 @@ def _resolve(candidates: Iterable[_Candidate], reader: _Reader) -> tuple[list[An
         answers.append(Answer(code, kind, first.text, first.source, first.line_no))
     answers.sort(key=lambda a: (a.line_no, a.kind))
     return answers, conflicts
+
+
+_BLANK_RUN = re.compile(r"\n{3,}")
 
 
 def _general_comment(reader: _Reader) -> str:
@@ -448,7 +487,10 @@ def _general_comment(reader: _Reader) -> str:
             continue
         keep.append(line.rstrip())
     text = "\n".join(keep).strip("\n")
-    text = re.sub(r"\n\s*\n(?:\s*\n)+", "\n\n", text)
+    # Kept lines are stripped at the right, so blank ones are empty: three or more line
+    # breaks in a row become two. (The pattern this replaces, r"\n\s*\n(?:\s*\n)+", could
+    # split one run of blank lines between its two quantifiers in many ways.)
+    text = _BLANK_RUN.sub("\n\n", text)
     return "\n".join(line.strip() for line in text.split("\n")).strip()
 
 
@@ -464,18 +506,22 @@ def _known_codes(codes: Collection[str]) -> tuple[dict[str, str], set[str]]:
 
 
 def read_reply(
-    reply_text: str, sent_form_text: str | Sequence[str] | None, known_codes: Collection[str]
+    reply_text: str,
+    sent_form_text: str | Sequence[str] | None,
+    known_codes: Collection[str],
+    checkpoint: Checkpoint = _go_on,
 ) -> FormReading:
     """Read the answers, comments and general comment from a reply's plain text.
 
     ``sent_form_text`` is the exact text/plain we sent (the request or a confirmation), a
     sequence of such texts (everything we sent about the request), or None when unknown.
-    ``known_codes`` are the codes on this sender's form.
+    ``known_codes`` are the codes on this sender's form. ``checkpoint`` is called now and then
+    (see :data:`mailcapture.parsing.quotes.Checkpoint`); the work is linear in the text.
     """
     text = normalise_text(reply_text)
     lines = text.split("\n")
-    roles = line_roles(text)
-    form_lines = {fl.line_no - 1: fl for fl in find_form_lines(text)}
+    roles = line_roles(text, checkpoint)
+    form_lines = {fl.line_no - 1: fl for fl in find_form_lines(text, checkpoint)}
     known, ambiguous = _known_codes(known_codes)
     if sent_form_text is None:
         sent = None
@@ -484,12 +530,15 @@ def read_reply(
     else:
         sent = _SentForm.from_texts(sent_form_text)
     reader = _Reader(lines, roles, sent, known, ambiguous, form_lines)
-    for idx in sorted(form_lines):
+    for n, idx in enumerate(sorted(form_lines)):
+        if n % CHECK_EVERY == CHECK_EVERY - 1:
+            checkpoint()
         reader.read(form_lines[idx])
     answers, conflicts = _resolve(reader.candidates, reader)
+    checkpoint()
     return FormReading(
         answers=answers,
         general_comment=_general_comment(reader),
-        ignored=reader.ignored,
+        ignored=reader.all_notes(),
         conflicts=conflicts,
     )

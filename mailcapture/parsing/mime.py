@@ -52,7 +52,7 @@ from datetime import UTC, datetime
 from email import message_from_bytes, message_from_string
 from email.message import Message
 from email.policy import Compat32
-from email.utils import collapse_rfc2231_value, getaddresses, parsedate_to_datetime
+from email.utils import getaddresses, parsedate_to_datetime
 from html import unescape as _unescape_html
 
 __all__ = [
@@ -83,15 +83,42 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits; a message beyond them is refused rather than half-read.
+    """Resource limits, and caps on the work one message may cost.
 
-    ``max_depth`` counts nesting below the top-level message (each multipart or attached
-    message adds one level); ``max_parts`` counts every MIME entity, the message included.
+    A message beyond the first three is refused rather than half-read. ``max_depth`` counts
+    nesting below the top-level message (each multipart or attached message adds one level);
+    ``max_parts`` counts every MIME entity, the message included.
+
+    The caps after them bound what is *read* of a message that is accepted (issue 12: one
+    small message stalled the service for minutes). Past a cap only the first part is read
+    (the first lines, the first characters of a line, the first text parts, the start of an
+    HTML body), and :attr:`DecodedMessage.truncated` says what was left, in words the
+    sender can read ("only the first 10,000 lines of the message were read"); the same
+    notes open ``defects``, so they reach the message's audit trail. Each cap is far above
+    what a real reply needs; tests lower them.
     """
 
     max_bytes: int = 25 * 1024 * 1024
     max_depth: int = 20
     max_parts: int = 500
+    #: Lines of the raw message given to the stdlib parser.
+    max_raw_lines: int = 500_000
+    #: Lines of body text read, characters read of one line, and characters read in all.
+    max_lines: int = 10_000
+    max_line_chars: int = 10_000
+    max_text_chars: int = 1_000_000
+    #: Of an HTML body (a reply with no plain text): characters and tags given to the
+    #: converter, which costs about 20 microseconds a table cell.
+    max_html_chars: int = 1_000_000
+    max_html_tags: int = 20_000
+    #: Inline text parts joined into the body (iPhone Mail splits a reply round pictures).
+    max_text_parts: int = 100
+    #: Header fields read, and characters read of one field's value.
+    max_header_fields: int = 1_000
+    max_header_chars: int = 65_536
+    #: Message ids read from In-Reply-To, and from References (its first and last halves:
+    #: the thread's first message and the latest ones).
+    max_references: int = 100
 
 
 #: The limits used when a caller gives none.
@@ -142,6 +169,8 @@ class DecodedMessage:
     charset_guessed: bool
     attachments: list[AttachmentInfo] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
+    #: What was not read because of a cap in :class:`Limits` (also first in ``defects``).
+    truncated: list[str] = field(default_factory=list)
 
     def header(self, name: str) -> str | None:
         """The first header called ``name`` (case-insensitive), decoded; None if absent."""
@@ -161,20 +190,22 @@ class DecodedMessage:
 # Text cleaning
 # --------------------------------------------------------------------------------------------
 
-# C0 controls except TAB (0x09) and LF (0x0A); CR is turned into LF before this applies.
-_C0_EXCEPT_TAB_LF = re.compile(r"[\x00-\x08\x0b-\x1f]")
+# C0 controls except TAB (0x09) and LF (0x0A), and lone surrogates (CR is turned into LF
+# before this applies).
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b-\x1f\ud800-\udfff]")
 
 
 def clean_text(s: str) -> str:
     """Text safe to store and to match against.
 
     PostgreSQL TEXT refuses NUL, and other C0 controls (form feeds, stray ESCs from a mis-decoded
-    ISO-2022 part, backspaces) only confuse the form parser. CRLF and bare CR become LF first, so
-    a bare-CR line break is kept as a line break rather than deleted.
+    ISO-2022 part, backspaces) only confuse the form parser. A lone surrogate (what UTF-7 or a
+    stray surrogate-escaped byte can leave) cannot be encoded for either database. CRLF and
+    bare CR become LF first, so a bare-CR line break is kept as a line break rather than deleted.
     """
     if "\r" in s:
         s = s.replace("\r\n", "\n").replace("\r", "\n")
-    return _C0_EXCEPT_TAB_LF.sub("", s)
+    return _UNSTORABLE.sub("", s)
 
 
 def _one_line(s: str) -> str:
@@ -278,15 +309,51 @@ def _label(declared: str | None) -> str:
     return (declared or "").strip().strip("\"'").strip().lower()
 
 
+#: Text codecs Python has that no sender means as a charset: escapes of Python string
+#: literals (which can make lone surrogates), host-name encodings that rewrite ASCII, and
+#: ``undefined`` (which always raises).
+_NOT_MAIL_CHARSETS = frozenset(
+    {"unicode-escape", "raw-unicode-escape", "punycode", "idna", "undefined"}
+)
+
+
 def _codec_for(label: str) -> str | None:
-    """The Python codec for a charset label, or None when Python does not know it."""
+    """The Python codec for a charset label; None when it is no charset we can decode with.
+
+    Only text encodings count: Python also registers bytes-to-bytes codecs (``zlib``,
+    ``base64``, ``hex``, ``rot13``, ``bz2``, ``uu``, ``quopri``) under names a hostile sender
+    can write as a charset, and ``bytes.decode`` refuses them with LookupError.
+    """
     name = _LABEL_ALIASES.get(label, label)
     if not name.isascii() or not name.isprintable() or len(name) > 40:
         return None
     try:
-        return codecs.lookup(name).name
+        info = codecs.lookup(name)
     except (LookupError, ValueError):
         return None
+    # CodecInfo._is_text_encoding is how the codecs module itself tells the two kinds apart.
+    if not info._is_text_encoding or info.name in _NOT_MAIL_CHARSETS:
+        return None
+    return info.name
+
+
+def _is_codec(label: str) -> bool:
+    """True when Python has a codec by this name, text encoding or not."""
+    name = _LABEL_ALIASES.get(label, label)
+    if not name.isprintable() or len(name) > 40:
+        return False
+    try:
+        codecs.lookup(name)
+    except (LookupError, ValueError):
+        return False
+    return True
+
+
+def _refused_charset(label: str, where: str) -> str:
+    """The defect for a declared charset :func:`_codec_for` refused, saying which kind."""
+    if _is_codec(label):
+        return f"{where}: charset {label!r} is not a text charset"
+    return f"{where}: unknown charset {label!r}"
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -353,7 +420,7 @@ def _guess_charset(data: bytes, context: bytes = b"") -> tuple[str, str] | None:
         best_name = matches[0].encoding
     try:
         return data.decode(best_name), codecs.lookup(best_name).name
-    except (UnicodeDecodeError, LookupError):
+    except (UnicodeError, LookupError):
         return None
 
 
@@ -385,12 +452,14 @@ def _decode_bytes(
     if not data:
         return "", label or None, False
     codec = _codec_for(label) if label not in _NO_CHARSET else None
+    if codec is None and label not in _NO_CHARSET:
+        defects.append(_refused_charset(label, where))
     if data.isascii():
         if codec is not None:
             try:
                 return data.decode(codec), label, False
-            except UnicodeDecodeError:
-                pass
+            except UnicodeError:  # UnicodeDecodeError, or a codec's own (UTF-7, UTF-16)
+                defects.append(f"{where}: text does not decode as declared charset {label!r}")
         if _ISO2022_ESCAPE.search(data):
             try:
                 text = data.decode("iso2022_jp_ext")
@@ -406,12 +475,10 @@ def _decode_bytes(
             return data.decode("utf-8"), "utf-8", True
         try:
             return data.decode(codec), label, label in _ASCII_LABELS
-        except UnicodeDecodeError:
+        except UnicodeError:
             if codec == "cp1252":  # five bytes cp1252 leaves undefined: read them as latin-1
                 return data.decode("latin-1"), label, label in _ASCII_LABELS
             defects.append(f"{where}: text does not decode as declared charset {label!r}")
-    elif label not in _NO_CHARSET:
-        defects.append(f"{where}: unknown charset {label!r}")
     text, used = _fallback_decode(data, context)
     defects.append(f"{where}: charset guessed as {used}")
     return text, used, True
@@ -441,9 +508,11 @@ def decode_rfc2047(value: str, defects: list[str] | None = None) -> str:
 
     Adjacent encoded words in one charset are decoded together (UTF-8 characters are often split
     across words); whitespace between encoded words is dropped as the RFC says; a bad charset
-    (``=?NONE?B?...?=``) falls back to UTF-8 or a guess, and bad base64 padding is repaired.
-    ``email.header.decode_header`` is not used: it raises on bad padding and mangles non-ASCII
-    text outside the encoded words.
+    (``=?NONE?B?...?=``, an unknown name) falls back to UTF-8 or a guess, and bad base64 padding
+    is repaired. A word whose "charset" is a codec but no text encoding (``=?zlib?B?eJw=?=``,
+    base64, hex, rot13...) is left as written, never decoded through it. Each fallback is noted
+    in ``defects``. ``email.header.decode_header`` is not used: it raises on bad padding and
+    mangles non-ASCII text outside the encoded words.
     """
     if "=?" not in value:
         return value
@@ -468,6 +537,16 @@ def decode_rfc2047(value: str, defects: list[str] | None = None) -> str:
             out.append(between)
         charset = match.group(1).split("*", 1)[0].lower()
         payload = match.group(3)
+        if charset not in _NO_CHARSET and _codec_for(charset) is None and _is_codec(charset):
+            notes.append(
+                f"header: charset {charset!r} is not a text charset; encoded word "
+                f"{match.group(0)[:40]!r} left as written"
+            )
+            flush()
+            out.append(match.group(0))
+            last_was_word = False
+            pos = match.end()
+            continue
         if match.group(2) in "bB":
             data = _b64_header(payload)
         else:
@@ -509,7 +588,7 @@ def _raw_header_to_str(value: str, hint: str | None, defects: list[str]) -> str:
     if codec and codec not in {"utf-8", "ascii"}:
         try:
             text = data.decode(codec)
-        except UnicodeDecodeError:
+        except UnicodeError:
             pass
         else:
             defects.append(f"header: raw 8-bit header read as {codec} (the body's charset)")
@@ -528,6 +607,10 @@ def _decode_header_value(value: str, hint: str | None, defects: list[str]) -> st
     return _one_line(decode_rfc2047(text, defects))
 
 
+#: Controls inside an addr-spec (folding whitespace is gone by then), and lone surrogates.
+_ADDRESS_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
+
+
 def _addresses(values: list[str], hint: str | None, defects: list[str]) -> list[tuple[str, str]]:
     """(display name, lower-cased addr-spec) pairs; empty and unusable addresses dropped."""
     unfolded = [_unfold(_raw_header_to_str(v, hint, defects)) for v in values]
@@ -538,6 +621,11 @@ def _addresses(values: list[str], hint: str | None, defects: list[str]) -> list[
         return []
     out: list[tuple[str, str]] = []
     for name, addr in pairs:
+        if _ADDRESS_CONTROL.search(addr):
+            # Not deleted: "kevin.wal\0sh@..." with the NUL taken out would be somebody's
+            # real address. U+FFFD keeps it unmatchable, storable and visibly damaged.
+            defects.append("header: control character in an address; shown as U+FFFD")
+            addr = _ADDRESS_CONTROL.sub("\ufffd", addr)
         addr = _one_line(addr).strip("<>").strip()
         if not addr or "@" not in addr:
             continue
@@ -546,6 +634,7 @@ def _addresses(values: list[str], hint: str | None, defects: list[str]) -> list[
 
 
 _ANGLE_ID = re.compile(r"<([^<>]*)>")
+_FOLDING = re.compile(r"[ \t\r\n]+")
 _ID_FORBIDDEN = re.compile(r"[\s<>,;\"()\\\x00-\x1f\x7f]")
 
 
@@ -554,18 +643,20 @@ def normalise_message_id(value: str | None) -> str | None:
 
     Threading compares our outbound ids with what clients echo back in In-Reply-To and
     References, and clients re-fold, re-case the domain or drop the brackets. Anything without a
-    usable ``local@domain`` shape is None rather than a wrong key.
+    usable ``local@domain`` shape is None rather than a wrong key: so is an id with control
+    characters, 8-bit bytes or more than 998 characters, which no cleaning may turn into
+    somebody else's id (the de-duplication key falls back to the content hash).
     """
     if value is None:
         return None
-    s = _WHITESPACE.sub("", clean_text(value))
+    s = _FOLDING.sub("", value)
     match = _ANGLE_ID.search(s)
     if match:
         s = match.group(1)
     elif "<" in s or ">" in s:
         s = s.strip("<>")
-    if not s or len(s) > 998 or "@" not in s:
-        return None
+    if not s or len(s) > 998 or "@" not in s or not s.isascii():
+        return None  # an 8-bit or over-long id is no key: the content hash stands in
     local, _, domain = s.rpartition("@")
     if not local or not domain or _ID_FORBIDDEN.search(s.replace('"', "")):
         return None
@@ -574,16 +665,30 @@ def normalise_message_id(value: str | None) -> str | None:
     return f"{local}@{domain.lower()}"
 
 
-def _message_ids(values: list[str]) -> list[str]:
-    """All message-ids in In-Reply-To / References values, normalised, de-duplicated."""
-    out: list[str] = []
-    for value in values:
-        tokens = _ANGLE_ID.findall(value) or value.split()
-        for token in tokens:
-            normal = normalise_message_id(token)
-            if normal is not None and normal not in out:
-                out.append(normal)
-    return out
+def _message_ids(
+    values: list[str], limit: int | None = None, name: str = "", truncated: list[str] | None = None
+) -> list[str]:
+    """All message-ids in In-Reply-To / References values, normalised, de-duplicated.
+
+    With ``limit``, only the first and last halves of that many are read (a note goes to
+    ``truncated``): a thread's References start with its first message (our request) and
+    end with the latest ones, and 70,000 ids cost 25 s to de-duplicate in a list (issue 12).
+    """
+    tokens = [token for value in values for token in (_ANGLE_ID.findall(value) or value.split())]
+    if limit is not None and len(tokens) > limit:
+        tail = limit // 2
+        if truncated is not None:
+            truncated.append(
+                f"{name} lists {len(tokens):,} message ids: only the first {limit - tail:,} "
+                f"and the last {tail:,} were read"
+            )
+        tokens = tokens[: limit - tail] + (tokens[-tail:] if tail else [])
+    out: dict[str, None] = {}
+    for token in tokens:
+        normal = normalise_message_id(token)
+        if normal is not None:
+            out.setdefault(normal)
+    return list(out)
 
 
 _COMMENT = re.compile(r"\([^()]*\)")
@@ -650,24 +755,33 @@ def _strip_leading_junk(data: bytes) -> tuple[bytes, list[str]]:
 
 
 def _split_fields(data: bytes) -> tuple[list[bytes], bytes]:
-    """Header fields (each with its continuation lines) and the body after the blank line."""
-    fields: list[bytes] = []
+    """Header fields (each with its continuation lines) and the body after the blank line.
+
+    A field is cut out of ``data`` from its first line to the next field's, never built up a
+    line at a time: a References folded over 70,000 lines made that quadratic (issue 12).
+    """
+    starts: list[int] = []
     pos = 0
     size = len(data)
+
+    def fields(stop: int) -> list[bytes]:
+        ends = [*starts[1:], stop] if starts else []
+        return [data[a:b] for a, b in zip(starts, ends, strict=True)]
+
     while pos < size:
         end = data.find(b"\n", pos)
         end = size if end < 0 else end + 1
         line = data[pos:end]
         if line in (b"\n", b""):
-            return fields, data[end:]
-        if line[:1] in (b" ", b"\t") and fields:
-            fields[-1] += line
+            return fields(pos), data[end:]
+        if line[:1] in (b" ", b"\t") and starts:
+            pass  # a continuation line: part of the field above
         elif _HEADER_LINE.match(line):
-            fields.append(line)
+            starts.append(pos)
         else:
-            return fields, data[pos:]
+            return fields(pos), data[pos:]
         pos = end
-    return fields, b""
+    return fields(size), b""
 
 
 def _field_name(field_bytes: bytes) -> str:
@@ -725,9 +839,56 @@ def _fix_duplicate_content_type(data: bytes, msg: Message, notes: list[str]) -> 
 def parse_mime(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[Message, list[str]]:
     """The stdlib MIME tree for ``raw`` after size checks and line-ending repair.
 
-    Returns the tree and notes on what was repaired. Shared with classification, which reads
+    Returns the tree and notes on what was repaired (and on what was not parsed: see
+    :attr:`Limits.max_raw_lines`). Shared with classification, which reads
     ``message/delivery-status`` parts and hands the tree to flufl.bounce.
     """
+    msg, notes, truncated = _parse_mime(raw, limits)
+    return msg, [*truncated, *notes]
+
+
+def _first_lines(data: bytes, limits: Limits, truncated: list[str]) -> bytes:
+    """The first :attr:`Limits.max_raw_lines` lines of the raw message, with a note.
+
+    The stdlib parser reads a message a line at a time, about two microseconds a line: 25 MB
+    of empty lines would take it 50 seconds, in one call nothing can interrupt. A legitimate
+    message at the size limit has a third as many lines (base64 lines are 77 bytes long).
+    Cutting the bytes short is what the parser sees of a truncated message anyway: the
+    parts that fit, and a note that the closing boundary is missing.
+    """
+    lines = data.count(b"\n")
+    if lines <= limits.max_raw_lines:
+        return data
+    rest = data.split(b"\n", limits.max_raw_lines)[-1]
+    truncated.append(
+        f"only the first {limits.max_raw_lines:,} lines of the raw message were parsed "
+        f"(it has {lines:,})"
+    )
+    return data[: len(data) - len(rest)]
+
+
+def _first_fields(data: bytes, limits: Limits, truncated: list[str]) -> bytes:
+    """The message with only its first :attr:`Limits.max_header_fields` header fields.
+
+    The stdlib parser reads 200,000 header fields in about a second, and every lookup of a
+    header scans them all again; past the cap the rest are dropped before it sees them, with
+    a note (a Content-Type among them is not read: the body is then plain text).
+    """
+    end = data.find(b"\n\n")
+    if (data if end < 0 else data[: end + 1]).count(b"\n") <= limits.max_header_fields:
+        return data  # every field takes a line at least: too few lines to matter
+    fields, body = _split_fields(data)
+    if len(fields) <= limits.max_header_fields:
+        return data
+    truncated.append(
+        f"the message has {len(fields):,} header fields: only the first "
+        f"{limits.max_header_fields:,} were read"
+    )
+    return b"".join(fields[: limits.max_header_fields]) + b"\n" + body
+
+
+def _parse_mime(raw: bytes, limits: Limits) -> tuple[Message, list[str], list[str]]:
+    """:func:`parse_mime`, with the notes on what was not parsed apart (``truncated``)."""
     if len(raw) > limits.max_bytes:
         raise MessageTooLarge(f"message is {len(raw)} bytes, over the {limits.max_bytes} limit")
     notes: list[str] = []
@@ -736,12 +897,14 @@ def parse_mime(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[Message, li
     data, junk_notes = _strip_leading_junk(_normalise_newlines(raw))
     notes.extend(junk_notes)
     _precheck_parts(data, limits)
+    truncated: list[str] = []
+    data = _first_fields(_first_lines(data, limits, truncated), limits, truncated)
     try:
         msg = message_from_bytes(data, policy=_POLICY)
         msg = _fix_duplicate_content_type(data, msg, notes)
     except RecursionError:
         raise MimeTooDeep(f"MIME nesting deeper than {limits.max_depth} levels") from None
-    return msg, notes
+    return msg, notes, truncated
 
 
 _DEFECT_TEXT = {
@@ -995,15 +1158,28 @@ class _Decoded:
     html: str | None = None
 
 
-def _param(part: Message, name: str, header: str = "content-type") -> str | None:
+def _param(
+    part: Message, name: str, header: str = "content-type", defects: list[str] | None = None
+) -> str | None:
+    """A header parameter as text; an RFC 2231 value (``name*=charset''...``) is decoded here.
+
+    Not with ``collapse_rfc2231_value``: it decodes through whatever codec the sender names,
+    and ``undefined`` or ``utf-7`` raise UnicodeError through it. :func:`_decode_bytes`
+    refuses non-text charsets and falls back as it does for a body (noted in ``defects``).
+    """
     value = part.get_param(name, header=header)
     if value is None or isinstance(value, str):
         return value
-    return collapse_rfc2231_value(value)
+    charset, _language, text = value
+    data = text.encode("raw-unicode-escape")  # one byte per character, as the stdlib does
+    notes = defects if defects is not None else []
+    return clean_text(_decode_bytes(data, charset or "us-ascii", notes, f"{name} parameter")[0])
 
 
 def _filename(part: Message, defects: list[str]) -> str | None:
-    name = _param(part, "filename", "content-disposition") or _param(part, "name")
+    name = _param(part, "filename", "content-disposition", defects) or _param(
+        part, "name", defects=defects
+    )
     if not name:
         return None
     return _decode_header_value(name, None, defects) or None
@@ -1030,9 +1206,17 @@ def _entity_size(part: Message) -> int:
 class _BodyPicker:
     """Walks the MIME tree once, choosing body leaves and listing everything else."""
 
-    def __init__(self, defects: list[str], context: bytes = b"") -> None:
+    def __init__(
+        self,
+        defects: list[str],
+        context: bytes = b"",
+        limits: Limits = DEFAULT_LIMITS,
+        truncated: list[str] | None = None,
+    ) -> None:
         self.defects = defects
         self.context = context
+        self.limits = limits
+        self.truncated = truncated if truncated is not None else []
         self.attachments: list[AttachmentInfo] = []
         self.first_html: _Leaf | None = None
         self._decoded: dict[int, _Decoded] = {}
@@ -1067,7 +1251,8 @@ class _BodyPicker:
         """The leaf as text; HTML is converted here, only for leaves chosen as body."""
         decoded = self.decode(leaf)
         if decoded.html is not None and not decoded.text:
-            decoded.text = html_to_text(decoded.html)
+            html = _bounded_html(decoded.html, self.limits, self.truncated)
+            decoded.text = html_to_text(html)
         return decoded.text
 
     def attach(self, part: Message, where: str) -> None:
@@ -1144,7 +1329,7 @@ class _BodyPicker:
     def _alternative(self, children: list[Message], where: str) -> list[_Leaf]:
         options: list[tuple[list[_Leaf], _BodyPicker]] = []
         for i, child in enumerate(children):
-            picker = _BodyPicker(self.defects, self.context)
+            picker = _BodyPicker(self.defects, self.context, self.limits, self.truncated)
             picker._decoded = self._decoded
             leaves = picker.select(child, f"{where}/{i + 1}")
             if self.first_html is None and picker.first_html is not None:
@@ -1198,21 +1383,110 @@ def _raw_header_bytes(root: Message) -> bytes:
     return b"\n".join(chunks)
 
 
+# --------------------------------------------------------------------------------------------
+# Caps on the work one message may cost (Limits, issue 12)
+# --------------------------------------------------------------------------------------------
+
+
+def _bounded_text(text: str, limits: Limits, truncated: list[str]) -> str:
+    """The body text cut to :class:`Limits`' lines, line length and characters, with notes.
+
+    Everything later (splitting off the quote, reading the form, classifying) is linear in
+    what is left, so these three bound the cost of reading any message.
+    """
+    short = len(text) <= min(limits.max_line_chars, limits.max_text_chars)
+    if short and text.count("\n") < limits.max_lines:
+        return text  # the usual case: nothing can be over a cap
+    lines = text.split("\n")
+    if len(lines) > limits.max_lines:
+        truncated.append(
+            f"only the first {limits.max_lines:,} lines of the message were read "
+            f"(it has {len(lines):,})"
+        )
+        lines = lines[: limits.max_lines]
+    cap = limits.max_line_chars
+    long_lines = sum(len(line) > cap for line in lines)
+    if long_lines:
+        truncated.append(
+            f"{long_lines:,} line(s) longer than {cap:,} characters: only the first {cap:,} "
+            "characters of each were read"
+        )
+        lines = [line[:cap] if len(line) > cap else line for line in lines]
+    total = sum(map(len, lines)) + len(lines) - 1
+    if total > limits.max_text_chars:
+        kept, size = 0, -1
+        for line in lines:
+            if size + 1 + len(line) > limits.max_text_chars:
+                break
+            size += 1 + len(line)
+            kept += 1
+        truncated.append(
+            f"only the first {limits.max_text_chars:,} characters ({kept:,} lines) of the "
+            f"message were read (it has {total:,})"
+        )
+        lines = lines[:kept]
+    return "\n".join(lines)
+
+
+def _bounded_html(html: str, limits: Limits, truncated: list[str]) -> str:
+    """The start of an HTML body, within :class:`Limits`' characters and tags, with notes.
+
+    The converter (lxml, then inscriptis laying out tables) costs about 2 seconds a
+    megabyte, or 20 microseconds a table cell; what it is not given it cannot spend. Cutting
+    inside an element is safe: lxml closes whatever is left open.
+    """
+    if len(html) > limits.max_html_chars:
+        truncated.append(
+            f"only the first {limits.max_html_chars:,} characters of the HTML "
+            f"(of {len(html):,}) were read"
+        )
+        html = html[: limits.max_html_chars]
+    tags = html.count("<")
+    if tags > limits.max_html_tags:
+        pos = -1
+        for _ in range(limits.max_html_tags + 1):
+            pos = html.find("<", pos + 1)
+        truncated.append(
+            f"only the first {limits.max_html_tags:,} HTML tags (of {tags:,}) were read"
+        )
+        html = html[:pos]
+    return html
+
+
+def _capped(value: str, limits: Limits, address_list: bool = False) -> str:
+    """A header value cut to :attr:`Limits.max_header_chars` (an address list at a comma,
+    so that no address is read half)."""
+    cap = limits.max_header_chars
+    if len(value) <= cap:
+        return value
+    if address_list:
+        comma = value.rfind(",", 0, cap)
+        return value[: max(comma, 0)]
+    return value[:cap]
+
+
 def decode_message(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> DecodedMessage:
     """Decode one raw message (any line endings, any charset, broken MIME) for later stages.
 
     Raises only :class:`MessageTooLarge` or :class:`MimeTooDeep`; everything else that is wrong
     with the message is coped with and noted in ``defects``.
     """
-    root, notes = parse_mime(raw, limits)
+    root, notes, truncated = _parse_mime(raw, limits)
     defects = list(notes)
     _check_tree(root, limits, defects)
 
-    picker = _BodyPicker(defects, _raw_header_bytes(root))
+    # Only evidence for a charset guess: the first 64 KB say as much as 20 MB would.
+    picker = _BodyPicker(defects, _raw_header_bytes(root)[:65536], limits, truncated)
     leaves = picker.select(root, "message", is_root=True)
+    if len(leaves) > limits.max_text_parts:
+        truncated.append(
+            f"the message has {len(leaves):,} text parts: only the first "
+            f"{limits.max_text_parts:,} were read"
+        )
+        leaves = leaves[: limits.max_text_parts]
     decoded = [picker.decode(leaf) for leaf in leaves]
     if decoded:
-        text = "\n".join(picker.text_of(leaf) for leaf in leaves)
+        text = _bounded_text("\n".join(picker.text_of(leaf) for leaf in leaves), limits, truncated)
         text_source = "html" if all(leaf.kind == "html" for leaf in leaves) else "plain"
         charset_used = decoded[0].charset
         charset_guessed = any(d.guessed for d in decoded)
@@ -1223,8 +1497,21 @@ def decode_message(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> DecodedMessag
     hint = charset_used if charset_used not in (None, "us-ascii", "utf-8") else None
 
     raw_items = root.items()
+    if len(raw_items) > limits.max_header_fields:
+        truncated.append(
+            f"the message has {len(raw_items):,} header fields: only the first "
+            f"{limits.max_header_fields:,} were read"
+        )
+        raw_items = raw_items[: limits.max_header_fields]
+    long_fields = sum(len(value) > limits.max_header_chars for _name, value in raw_items)
+    if long_fields:
+        truncated.append(
+            f"{long_fields:,} header field(s) longer than {limits.max_header_chars:,} "
+            f"characters: only the first {limits.max_header_chars:,} of each were read"
+        )
     headers = tuple(
-        (_one_line(name), _decode_header_value(value, hint, defects)) for name, value in raw_items
+        (_one_line(name), _decode_header_value(_capped(value, limits), hint, defects))
+        for name, value in raw_items
     )
     by_name: dict[str, list[str]] = {}
     for name, value in raw_items:  # one pass instead of a linear get_all() per field
@@ -1237,19 +1524,28 @@ def decode_message(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> DecodedMessag
         values = all_values(name)
         return values[0] if values else None
 
-    def addr_list(name: str) -> list[str]:
-        return [addr for _name, addr in _addresses(all_values(name), hint, defects)]
+    def capped_values(name: str) -> list[str]:
+        return [_capped(value, limits, address_list=True) for value in all_values(name)]
 
-    from_pairs = _addresses(all_values("from")[:1], hint, defects)
+    def addr_list(name: str) -> list[str]:
+        return [addr for _name, addr in _addresses(capped_values(name), hint, defects)]
+
+    def ids(name: str, label: str) -> list[str]:
+        values = [_unfold(v) for v in all_values(name)]
+        return _message_ids(values, limits.max_references, label, truncated)
+
+    from_pairs = _addresses(capped_values("from")[:1], hint, defects)
     from_name, from_address = from_pairs[0] if from_pairs else (None, None)
     sender = addr_list("sender")
     raw_id = first_value("message-id")
     raw_message_id = _one_line(_unfold(raw_id)) if raw_id is not None else None
+    unfolded_id = _unfold(raw_id) if raw_id is not None else None
     subject_raw = first_value("subject")
+    subject_raw = _capped(subject_raw, limits) if subject_raw is not None else None
     date_raw = first_value("date")
 
     return DecodedMessage(
-        message_id=normalise_message_id(raw_message_id),
+        message_id=normalise_message_id(unfolded_id),
         raw_message_id=raw_message_id or None,
         from_address=from_address,
         from_name=from_name or None,
@@ -1262,8 +1558,8 @@ def decode_message(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> DecodedMessag
         envelope_to=addr_list("envelope-to"),
         subject=_decode_header_value(subject_raw, hint, defects) if subject_raw else "",
         date=_parse_date(_one_line(_unfold(date_raw)) if date_raw else None),
-        in_reply_to=_message_ids([_unfold(v) for v in all_values("in-reply-to")]),
-        references=_message_ids([_unfold(v) for v in all_values("references")]),
+        in_reply_to=ids("in-reply-to", "In-Reply-To"),
+        references=ids("references", "References"),
         headers=headers,
         text=text,
         text_source=text_source,
@@ -1271,7 +1567,8 @@ def decode_message(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> DecodedMessag
         charset_used=charset_used,
         charset_guessed=charset_guessed,
         attachments=picker.attachments,
-        defects=list(dict.fromkeys(defects)),
+        defects=list(dict.fromkeys([*truncated, *defects])),
+        truncated=truncated,
     )
 
 

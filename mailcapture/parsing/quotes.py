@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
+    "CHECK_EVERY",
+    "Checkpoint",
     "LineRole",
     "ReplySplit",
     "line_roles",
@@ -42,6 +44,19 @@ __all__ = [
     "split_reply",
     "strip_quote_prefix",
 ]
+
+
+#: What the long loops call now and then (every :data:`CHECK_EVERY` lines, and between
+#: stages) so that the caller can stop a message that has had its share of time: it returns
+#: to go on and raises to stop. Parsing never reads a clock itself, so it stays a pure
+#: function of its text; the pipeline's checkpoint compares the time (issue 12), a test's
+#: may count the calls.
+Checkpoint = Callable[[], None]
+CHECK_EVERY = 256
+
+
+def _no_checkpoint() -> None:
+    """The default checkpoint: read to the end."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +112,9 @@ def strip_quote_prefix(line: str) -> str:
 # Attribution lines ("On ... wrote:")
 # --------------------------------------------------------------------------------------------
 
-_COLON = r"\s*[:：]"
+# Possessive: a colon is no space, so giving back spaces can never help the colon match; it
+# only costs a step per space on every failed attempt.
+_COLON = r"\s*+[:：]"
 
 
 @dataclass(frozen=True)
@@ -107,41 +124,78 @@ class _Attribution:
     # Keyword-first forms ("On", "Am", "Le" ...) are also how ordinary sentences start, so they
     # must carry a digit (the date) on their first line: "On your remote host..." must not cut.
     digit_on_first_line: bool
+    # Words the pattern cannot match without (case-folded): a window holding none of them is
+    # skipped without running the pattern. Only a shortcut: the pattern still decides.
+    keywords: tuple[str, ...]
 
 
-def _attr(name: str, pattern: str, digit_on_first_line: bool = True) -> _Attribution:
-    return _Attribution(name, re.compile(pattern, re.IGNORECASE), digit_on_first_line)
+def _attr(
+    name: str, pattern: str, keywords: tuple[str, ...], digit_on_first_line: bool = True
+) -> _Attribution:
+    return _Attribution(name, re.compile(pattern, re.IGNORECASE), digit_on_first_line, keywords)
 
+
+# Cost: these run on every unquoted line that ends with a colon, so each must stay linear in
+# the line's length however it is written. Two shapes needed care (tests/parsing/test_cost.py):
+#
+# * "Am <date> schrieb <name>:" had two lazy gaps, and on a line with many "schrieb" the
+#   engine tried each one with every length of the second gap. The first gap and the verb are
+#   now an atomic group taken greedily: the last "schrieb" within reach leaves the shortest
+#   tail, so if any choice of verb lets the tail fit its 250 characters, that one does. The
+#   same lines match as before, in one pass.
+# * "<name> <addr> wrote:" let the address start at any of 150 offsets and rescanned the rest
+#   of the line from each. The address must now start where a run of address characters
+#   starts (the lookbehind), which is where a match could start anyway: a match inside a run
+#   extends back to its start. The runs are possessive (they stop at a character they cannot
+#   take, and giving one back can never produce the "@" or the space that must follow).
+_ADDR_RUN = r"(?<![^\s<>@])[^\s<>@]++@[^\s<>@]++"
 
 _ATTRIBUTIONS: tuple[_Attribution, ...] = (
-    _attr("on-wrote:en", r"On\s.{3,250}?\swrote" + _COLON),
-    _attr("am-schrieb:de", r"Am\s.{3,250}?\sschrieb\s.{0,250}?" + _COLON),
-    _attr("le-a-ecrit:fr", r"Le\s.{3,250}?\sa\s+écrit" + _COLON),
-    _attr("el-escribio:es", r"El\s.{3,250}?\sescribió" + _COLON),
-    _attr("em-escreveu:pt", r"Em\s.{3,250}?\sescreveu" + _COLON),
-    _attr("il-ha-scritto:it", r"Il\s.{3,250}?\sha\s+scritto" + _COLON),
+    _attr("on-wrote:en", r"On\s.{3,250}?\swrote" + _COLON, ("wrote",)),
+    _attr("am-schrieb:de", r"(?>Am\s.{3,250}\sschrieb\s).{0,250}?" + _COLON, ("schrieb",)),
+    _attr("le-a-ecrit:fr", r"Le\s.{3,250}?\sa\s+écrit" + _COLON, ("écrit",)),
+    _attr("el-escribio:es", r"El\s.{3,250}?\sescribió" + _COLON, ("escribió",)),
+    _attr("em-escreveu:pt", r"Em\s.{3,250}?\sescreveu" + _COLON, ("escreveu",)),
+    _attr("il-ha-scritto:it", r"Il\s.{3,250}?\sha\s+scritto" + _COLON, ("scritto",)),
     _attr(
         "op-geschreven:nl",
-        r"Op\s.{3,250}?\s(?:het\s+volgende\s+geschreven|schreef\s.{0,250}?)" + _COLON,
+        r"(?:Op\s.{3,250}?\shet\s+volgende\s+geschreven|(?>Op\s.{3,250}\sschreef\s).{0,250}?)"
+        + _COLON,
+        ("geschreven", "schreef"),
     ),
-    _attr("den-skrev:da-no-sv", r"Den\s.{3,250}?\sskrev\s.{0,250}?" + _COLON),
-    _attr("dnia-napisal:pl", r"Dnia\s.{3,250}?\snapisał(?:\(a\)|a)?" + _COLON),
-    _attr("w-dniu-pisze:pl", r"W\s+dniu\s.{3,250}?\s(?:pisze|napisał(?:\(a\)|a)?)" + _COLON),
+    _attr("den-skrev:da-no-sv", r"(?>Den\s.{3,250}\sskrev\s).{0,250}?" + _COLON, ("skrev",)),
+    _attr("dnia-napisal:pl", r"Dnia\s.{3,250}?\snapisał(?:\(a\)|a)?" + _COLON, ("napisał",)),
+    _attr(
+        "w-dniu-pisze:pl",
+        r"W\s+dniu\s.{3,250}?\s(?:pisze|napisał(?:\(a\)|a)?)" + _COLON,
+        ("pisze", "napisał"),
+    ),
     # Name-first and date-first forms: anchored on the verb at the end instead.
-    _attr("schrieb-am:de", r".{1,200}?\sschrieb\s+am\s.{3,100}?" + _COLON, False),
-    _attr("pyshe:uk", r".{3,250}?\s(?:пише|написав|написала)" + _COLON, False),
-    _attr("pisal:ru", r".{3,250}?\s(?:писал|писала|написал|написала)(?:\(а\))?" + _COLON, False),
-    _attr("napsal:cs", r".{3,250}?\snapsal(?:a|\(a\))?" + _COLON, False),
-    _attr("kirjoitti:fi", r".{3,250}?\skirjoitti" + _COLON, False),
-    _attr("wrote:ja", r".{3,250}?(?:のメッセージ|のメール|書きました)" + _COLON, False),
-    _attr("gmail-date:ja", r"\d{4}年\d{1,2}月\d{1,2}日.{0,200}?" + _COLON, False),
-    _attr("xiedao:zh", r".{3,250}?写道" + _COLON, False),
-    _attr("name-wrote:en", r".{0,150}?<?[^\s<>@]+@[^\s<>@]+>?\s+wrote" + _COLON, False),
-    _attr("escreveu:pt", r".{3,250}?[\s>]escreveu" + _COLON, False),
+    _attr("schrieb-am:de", r".{1,200}?\sschrieb\s+am\s.{3,100}?" + _COLON, ("schrieb",), False),
+    _attr("pyshe:uk", r".{3,250}?\s(?:пише|написав|написала)" + _COLON, ("пише", "написа"), False),
+    _attr(
+        "pisal:ru",
+        r".{3,250}?\s(?:писал|писала|написал|написала)(?:\(а\))?" + _COLON,
+        ("писал", "написал"),
+        False,
+    ),
+    _attr("napsal:cs", r".{3,250}?\snapsal(?:a|\(a\))?" + _COLON, ("napsal",), False),
+    _attr("kirjoitti:fi", r".{3,250}?\skirjoitti" + _COLON, ("kirjoitti",), False),
+    _attr(
+        "wrote:ja",
+        r".{3,250}?(?:のメッセージ|のメール|書きました)" + _COLON,
+        ("のメッセージ", "のメール", "書きました"),
+        False,
+    ),
+    _attr("gmail-date:ja", r"\d{4}年\d{1,2}月\d{1,2}日.{0,200}?" + _COLON, ("年",), False),
+    _attr("xiedao:zh", r".{3,250}?写道" + _COLON, ("写道",), False),
+    _attr("name-wrote:en", r".{0,150}?<?" + _ADDR_RUN + r">?\s+wrote" + _COLON, ("wrote",), False),
+    _attr("escreveu:pt", r".{3,250}?[\s>]escreveu" + _COLON, ("escreveu",), False),
     # Yandex, mail.ru, many webmails: "26.06.2014, 14:41, "Name" <addr>:".
     _attr(
         "date-name",
-        r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}.{0,150}?<[^\s<>@]+@[^\s<>@]+>" + _COLON,
+        r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}.{0,150}?<" + _ADDR_RUN + ">" + _COLON,
+        ("@",),
         False,
     ),
 )
@@ -149,6 +203,13 @@ _ATTRIBUTIONS: tuple[_Attribution, ...] = (
 # Zoho writes "---- On ... wrote ----": no colon, dashes round it.
 _DASHED_ON_WROTE = re.compile(r"-{2,}\s*On\s.{3,250}?\swrote\s*-{2,}", re.IGNORECASE)
 _MAX_ATTRIBUTION_LINES = 4
+# No attribution is longer than this (the patterns allow a few hundred characters): a window
+# past it is not one, and longer lines never reach the patterns.
+_MAX_ATTRIBUTION_CHARS = 1000
+# Every pattern ends with a colon, the dashed one with a dash: a window that ends otherwise
+# cannot match, which spares almost every line the patterns.
+_ATTRIBUTION_ENDS = frozenset(":：-")
+_DIGIT_OR_AT = re.compile(r"[\d@]")
 
 
 def _join_window(lines: Sequence[str]) -> str:
@@ -166,23 +227,41 @@ def _join_window(lines: Sequence[str]) -> str:
 
 
 def _match_attribution(lines: Sequence[str], start: int) -> tuple[int, str] | None:
-    """If an attribution starts at ``start``, return (index of its last line, rule name)."""
-    first = lines[start].strip().lstrip("-–— ").strip()
+    """If an attribution starts at ``start``, return (index of its last line, rule name).
+
+    The cost per line is bounded whatever the line holds: windows longer than
+    :data:`_MAX_ATTRIBUTION_CHARS` are not read, a window is only matched when it ends as an
+    attribution must, and each pattern only when its verb is in the window.
+    """
+    stripped = lines[start].strip()
+    if len(stripped) > _MAX_ATTRIBUTION_CHARS:
+        return None
+    first = stripped.lstrip("-–— ").strip()
     if not first:
         return None
-    has_digit = any(ch.isdigit() for ch in first)
+    has_digit: bool | None = None  # worked out for the first window that could match
     for extra in range(_MAX_ATTRIBUTION_LINES):
         end = start + extra
         if end >= len(lines) or not lines[end].strip() or quote_depth(lines[end]):
             return None
         window = _join_window(lines[start : end + 1]).strip()
+        if len(window) > _MAX_ATTRIBUTION_CHARS:
+            return None
+        if window[-1] not in _ATTRIBUTION_ENDS:
+            continue
+        if has_digit is None:
+            has_digit = any(ch.isdigit() for ch in first)
         if _DASHED_ON_WROTE.fullmatch(window) and has_digit:
             return end, "on-wrote:en"
         window = window.lstrip("-–— ").strip()
+        folded = window.casefold()
+        digit_or_at = _DIGIT_OR_AT.search(window) is not None
         for rule in _ATTRIBUTIONS:
             if rule.digit_on_first_line and not has_digit:
                 continue
-            if not rule.digit_on_first_line and not re.search(r"[\d@]", window):
+            if not rule.digit_on_first_line and not digit_or_at:
+                continue
+            if not any(word in folded for word in rule.keywords):
                 continue
             if rule.pattern.fullmatch(window):
                 if rule.digit_on_first_line or not _matches_later(lines, start, end, rule):
@@ -197,7 +276,7 @@ def _matches_later(lines: Sequence[str], start: int, end: int, rule: _Attributio
     """
     for later in range(start + 1, end + 1):
         window = _join_window(lines[later : end + 1]).strip().lstrip("-–— ").strip()
-        if re.search(r"[\d@]", window) and rule.pattern.fullmatch(window):
+        if _DIGIT_OR_AT.search(window) and rule.pattern.fullmatch(window):
             return True
     return False
 
@@ -330,16 +409,22 @@ _HEADER_LINE = re.compile(
 _MAX_HEADER_SPAN = 12
 
 
+# label -> the first field (in the order above) that has it in some language.
+_LABEL_FIELDS: dict[str, str] = {}
+for _field, _by_lang in _HEADER_LABELS.items():
+    for _labels in _by_lang.values():
+        for _label in _labels:
+            _LABEL_FIELDS.setdefault(_label, _field)
+
+
 def _header_field(line: str) -> tuple[str, str] | None:
     """(field, label) if the line is "Label: value" with a known header label."""
     m = _HEADER_LINE.match(line)
     if not m:
         return None
     label = m.group(1).strip().casefold()
-    for field, by_lang in _HEADER_LABELS.items():
-        if any(label in labels for labels in by_lang.values()):
-            return field, label
-    return None
+    field = _LABEL_FIELDS.get(label)
+    return (field, label) if field is not None else None
 
 
 def _match_header_block(lines: Sequence[str], start: int) -> str | None:
@@ -422,7 +507,7 @@ _MOBILE_SIGNATURE = re.compile(
 )
 _DASH_SIGNATURE = re.compile(r"--\s*")
 _MAX_SIGNATURE_LINES = 10
-_MAILING_LIST = re.compile(r".*(?:mailing list|mailman/listinfo|listinfo/).*", re.IGNORECASE)
+_MAILING_LIST = re.compile(r"mailing list|mailman/listinfo|listinfo/", re.IGNORECASE)
 _DISCLAIMER = re.compile(
     r"intended (?:solely )?(?:only )?(?:for the )?(?:use of the )?(?:named )?"
     r"(?:addressee|recipient)"
@@ -432,6 +517,9 @@ _DISCLAIMER = re.compile(
     r"|e-?mail (?:communications|messages?) (?:are|may be) monitored",
     re.IGNORECASE,
 )
+# Longer than any legal footer: a paragraph past it is the sender's own text, and is not
+# searched for disclaimer words (which costs a quarter of a second a megabyte).
+_MAX_DISCLAIMER_CHARS = 10_000
 _DISCLAIMER_STRONG = re.compile(
     r"intended recipient|intended solely for|received this (?:e-?mail|message|communication) in"
     r" error|not the intended|confidential(?:ity)? (?:notice|statement)",
@@ -534,12 +622,14 @@ def _signature_cuts(scan: _Scan, i: int) -> bool:
     return _structural_at(scan, nxt) is None
 
 
-def _find_boundaries(scan: _Scan) -> None:
+def _find_boundaries(scan: _Scan, checkpoint: Checkpoint = _no_checkpoint) -> None:
     """Mark new lines up to the first boundary that cuts off everything after it."""
     lines, n = scan.lines, len(scan.lines)
     i = 0
     cut = n
     while i < n:
+        if i % CHECK_EVERY == CHECK_EVERY - 1:
+            checkpoint()
         if scan.quoted[i] or not lines[i].strip():
             i += 1
             continue
@@ -569,10 +659,10 @@ def _find_boundaries(scan: _Scan) -> None:
         scan.new[k] = not scan.quoted[k]
     if cut < n:
         scan.cut = cut
-        scan.history = _history_start(scan, cut)
+        scan.history = _history_start(scan, cut, checkpoint)
 
 
-def _history_start(scan: _Scan, cut: int) -> int:
+def _history_start(scan: _Scan, cut: int, checkpoint: Checkpoint = _no_checkpoint) -> int:
     """Where older messages start below the unprefixed original that begins at ``cut``.
 
     Outlook quotes a whole thread unprefixed, one header block per message; only the first
@@ -584,6 +674,8 @@ def _history_start(scan: _Scan, cut: int) -> int:
     while start < n and lines[start].strip():
         start += 1
     for k in range(start, n):
+        if k % CHECK_EVERY == CHECK_EVERY - 1:
+            checkpoint()
         if quote_depth(lines[k]) or not lines[k].strip():
             continue
         if _structural_at(scan, k):
@@ -609,103 +701,178 @@ def _trim_leading_banner(scan: _Scan) -> bool:
     return True
 
 
-def _tail_block(scan: _Scan) -> list[int]:
-    """Indices of the last contiguous run of new lines (the end of the sender's text)."""
-    idx = _new_indices(scan)
-    if not idx:
-        return []
-    last = idx[-1]
-    k = last
-    while k > 0 and scan.new[k - 1]:
-        k -= 1
-    return list(range(k, last + 1))
-
-
-def _cut_tail_from(scan: _Scan, start: int) -> None:
-    for k in range(start, len(scan.lines)):
-        scan.new[k] = False
-    # Separator lines left dangling above the cut belong to what was cut.
-    k = start - 1
-    while k >= 0 and scan.new[k] and (not scan.lines[k].strip() or _is_separator(scan.lines[k])):
-        scan.new[k] = False
-        k -= 1
-
-
-def _trim_mobile_signature(scan: _Scan) -> bool:
-    block = [k for k in _tail_block(scan) if scan.lines[k].strip()]
-    if not block or not _is_mobile_signature(scan.lines[block[-1]]):
-        return False
-    start = block[-1]
-    while block and _is_mobile_signature(scan.lines[block[-1]]):
-        start = block.pop()
-    _cut_tail_from(scan, start)
-    return True
-
-
-def _trim_dash_signature(scan: _Scan) -> bool:
-    block = [k for k in _tail_block(scan) if scan.lines[k].strip()]
-    for pos, k in enumerate(block):
-        if (
-            pos > 0
-            and _DASH_SIGNATURE.fullmatch(scan.lines[k])
-            and len(block) - pos - 1 <= _MAX_SIGNATURE_LINES
-        ):
-            _cut_tail_from(scan, k)
-            return True
-    return False
-
-
-def _trim_mailing_list_footer(scan: _Scan) -> bool:
-    block = [k for k in _tail_block(scan) if scan.lines[k].strip()]
-    for pos, k in enumerate(block[:-1]):
-        if (
-            _is_separator(scan.lines[k])
-            and _MAILING_LIST.fullmatch(scan.lines[block[pos + 1]])
-            and len(block) - pos <= 6
-        ):
-            _cut_tail_from(scan, k)
-            return True
-    return False
-
-
-def _paragraphs(scan: _Scan, block: list[int]) -> list[list[int]]:
-    paras: list[list[int]] = []
-    current: list[int] = []
-    for k in block:
-        if scan.lines[k].strip():
-            current.append(k)
-        elif current:
-            paras.append(current)
-            current = []
-    if current:
-        paras.append(current)
-    return paras
-
-
 def _is_disclaimer(text: str) -> bool:
     return _DISCLAIMER_STRONG.search(text) is not None or (
         len(text) >= 150 and len(_DISCLAIMER.findall(text)) >= 2
     )
 
 
-def _trim_disclaimer(scan: _Scan) -> bool:
-    """Cut the trailing paragraphs when all of them are legal boilerplate or separators."""
-    paras = _paragraphs(scan, _tail_block(scan))
-    cut_para: int | None = None
-    for p in range(len(paras) - 1, 0, -1):
-        text = " ".join(scan.lines[k].strip() for k in paras[p])
-        if all(_is_separator(scan.lines[k]) for k in paras[p]) or _is_disclaimer(text):
-            if not all(_is_separator(scan.lines[k]) for k in paras[p]):
-                cut_para = p
-            continue
-        break
-    if cut_para is None:
+class _Tail:
+    """The end of the sender's text, as the trimmers cut it: linear however often they cut.
+
+    The trimmers look at the *tail block* (the last run of new lines, ending at the last new
+    line with text) and cut a suffix of it, again and again until none fires. Recomputing the
+    block and clearing to the end of the text after every cut made that quadratic: 8,000
+    ``-- `` lines cost 7.5 s (issue 12). Here the block's lines with text are a stack that
+    cuts pop, each line is cleared once, and a block is loaded once (the next block up is
+    loaded only when a cut has emptied this one), so all the cuts of one message together
+    cost time linear in its lines. Each trimmer reads a bounded number of lines from the end
+    (the disclaimer trimmer: the trailing paragraphs it may cut, and one more).
+    """
+
+    def __init__(self, scan: _Scan) -> None:
+        self.scan = scan
+        #: Lines with text in the tail block, in order; ``para[i]`` is the position in
+        #: ``lines`` of the first line of ``lines[i]``'s paragraph, ``chars[i]`` the length
+        #: of the stripped lines up to and including ``lines[i]``.
+        self.lines: list[int] = []
+        self.para: list[int] = []
+        self.chars: list[int] = []
+        self.block_start = len(scan.lines)
+        self._cleared = len(scan.lines)  # every line from here on is no longer new
+        # Paragraph start -> the last line up to which it is known not to be a disclaimer,
+        # and the first line in it that is not a separator (None: all separators so far).
+        self._not_disclaimer: dict[int, int] = {}
+        self._first_text: dict[int, int | None] = {}
+        self._load(len(scan.lines))
+
+    def _load(self, below: int) -> None:
+        """Make the last run of new lines above line ``below`` the tail block."""
+        new, lines = self.scan.new, self.scan.lines
+        last = below - 1
+        while last >= 0 and not (new[last] and lines[last].strip()):
+            last -= 1
+        first = last
+        while first > 0 and new[first - 1]:
+            first -= 1
+        self.block_start = max(first, 0)
+        self.lines, self.para, self.chars = [], [], []
+        total = 0
+        for k in range(self.block_start, last + 1):
+            stripped = lines[k].strip()
+            if stripped:
+                joined = bool(self.lines) and self.lines[-1] == k - 1
+                self.para.append(self.para[-1] if joined else len(self.lines))
+                self.lines.append(k)
+                total += len(stripped) + 1
+                self.chars.append(total)
+
+    def cut(self, start: int) -> None:
+        """No line from ``start`` on is new, nor the blank and separator lines just above."""
+        new, lines = self.scan.new, self.scan.lines
+        for k in range(start, self._cleared):
+            new[k] = False
+        k = start - 1
+        # Separator lines left dangling above the cut belong to what was cut.
+        while k >= 0 and new[k] and (not lines[k].strip() or _is_separator(lines[k])):
+            new[k] = False
+            k -= 1
+        self._cleared = min(self._cleared, k + 1)
+        while self.lines and self.lines[-1] > k:
+            self.lines.pop()
+            self.para.pop()
+            self.chars.pop()
+        if not self.lines:
+            self._load(self.block_start)
+
+    def is_disclaimer(self, first: int, last: int) -> bool:
+        """Is the paragraph ``first``..``last`` (positions in ``lines``) legal boilerplate?
+
+        One longer than :data:`_MAX_DISCLAIMER_CHARS` is not (its length is a difference of
+        running totals). Cuts only ever shorten a paragraph from its end, and both disclaimer
+        patterns find in the first lines of a paragraph no more than in the whole of it (no
+        lookahead, no match that the next line could extend), so a paragraph the patterns
+        found no disclaimer in has none after a cut either: it is read once, not after
+        every cut.
+        """
+        start, end = self.lines[first], self.lines[last]
+        before = self.chars[first - 1] if first else 0
+        if self.chars[last] - before > _MAX_DISCLAIMER_CHARS:
+            return False
+        if self._not_disclaimer.get(start, -1) >= end:
+            return False
+        text = " ".join(self.scan.lines[k].strip() for k in self.lines[first : last + 1])
+        if _is_disclaimer(text):
+            return True
+        self._not_disclaimer[start] = end
         return False
-    _cut_tail_from(scan, paras[cut_para][0])
+
+    def all_separators(self, first: int, last: int) -> bool:
+        """Is every line of the paragraph ``first``..``last`` a separator?
+
+        The paragraph is read once: where its first line that is no separator stands does
+        not change when lines are cut from its end.
+        """
+        start = self.lines[first]
+        if start not in self._first_text:
+            text_at: int | None = None
+            pos = first
+            while pos < len(self.lines) and self.para[pos] == first:
+                if not _is_separator(self.scan.lines[self.lines[pos]]):
+                    text_at = self.lines[pos]
+                    break
+                pos += 1
+            self._first_text[start] = text_at
+        text_at = self._first_text[start]
+        return text_at is None or text_at > self.lines[last]
+
+
+def _trim_mobile_signature(tail: _Tail) -> bool:
+    block, lines = tail.lines, tail.scan.lines
+    if not block or not _is_mobile_signature(lines[block[-1]]):
+        return False
+    pos = len(block) - 1
+    while pos > 0 and _is_mobile_signature(lines[block[pos - 1]]):
+        pos -= 1
+    tail.cut(block[pos])
     return True
 
 
-_TRIMMERS: tuple[tuple[str, Callable[[_Scan], bool]], ...] = (
+def _trim_dash_signature(tail: _Tail) -> bool:
+    """A "-- " line with at most :data:`_MAX_SIGNATURE_LINES` lines of text below it."""
+    block, lines = tail.lines, tail.scan.lines
+    for pos in range(max(1, len(block) - 1 - _MAX_SIGNATURE_LINES), len(block)):
+        if _DASH_SIGNATURE.fullmatch(lines[block[pos]]):
+            tail.cut(block[pos])
+            return True
+    return False
+
+
+def _trim_mailing_list_footer(tail: _Tail) -> bool:
+    """A separator, then a list footer, within the last six lines of text."""
+    block, lines = tail.lines, tail.scan.lines
+    for pos in range(max(0, len(block) - 6), len(block) - 1):
+        if _is_separator(lines[block[pos]]) and _MAILING_LIST.search(lines[block[pos + 1]]):
+            tail.cut(block[pos])
+            return True
+    return False
+
+
+def _trim_disclaimer(tail: _Tail) -> bool:
+    """Cut the trailing paragraphs when all of them are legal boilerplate or separators.
+
+    The first paragraph of the block is never cut: it is what the sender wrote.
+    """
+    cut: int | None = None
+    last = len(tail.lines) - 1
+    while last >= 0:
+        first = tail.para[last]
+        if first == 0:
+            break
+        if tail.all_separators(first, last):
+            last = first - 1
+            continue
+        if not tail.is_disclaimer(first, last):
+            break
+        cut = first
+        last = first - 1
+    if cut is None:
+        return False
+    tail.cut(tail.lines[cut])
+    return True
+
+
+_TRIMMERS: tuple[tuple[str, Callable[[_Tail], bool]], ...] = (
     ("signature:mobile", _trim_mobile_signature),
     ("signature:dashes", _trim_dash_signature),
     ("footer:mailing-list", _trim_mailing_list_footer),
@@ -713,41 +880,60 @@ _TRIMMERS: tuple[tuple[str, Callable[[_Scan], bool]], ...] = (
 )
 
 
-def _analyse(text: str) -> _Scan:
-    lines = normalise_text(text).split("\n")
+#: The last text analysed and its scan: the pipeline asks for the same reply's lines (the
+#: form reader) and its split (the answer text) one after the other. One entry, replaced
+#: whole, so threads sharing it see either the old pair or the new one.
+_LAST_SCAN: tuple[str, _Scan] | None = None
+
+
+def _analyse(text: str, checkpoint: Checkpoint = _no_checkpoint) -> _Scan:
+    """The scan of ``text``: quote flags, boundaries, then the trimmers. Read only after."""
+    global _LAST_SCAN
+    text = normalise_text(text)
+    last = _LAST_SCAN
+    if last is not None and last[0] == text:
+        return last[1]
+    lines = text.split("\n")
     quoted = _quoted_flags(lines)
     scan = _Scan(lines=lines, quoted=quoted, new=[False] * len(lines))
-    _find_boundaries(scan)
+    _find_boundaries(scan, checkpoint)
+    checkpoint()
     if scan.boundary is None and any(quoted):
         scan.boundary = "quote-prefix"
     trimmed: list[str] = []
+    tail = _Tail(scan)
     changed = True
+    rounds = 0
     while changed:
         changed = False
         for name, trim in _TRIMMERS:
-            if trim(scan):
+            if trim(tail):
                 trimmed.append(name)
                 changed = True
+        rounds += 1
+        if rounds % CHECK_EVERY == 0:
+            checkpoint()
     if _trim_leading_banner(scan):
         trimmed.append("banner:external")
     if scan.boundary is None and trimmed:
         scan.boundary = trimmed[0]
+    _LAST_SCAN = (text, scan)
     return scan
 
 
-def mark_new_lines(text: str) -> list[bool]:
+def mark_new_lines(text: str, checkpoint: Checkpoint = _no_checkpoint) -> list[bool]:
     """For each line of ``normalise_text(text).split("\\n")``: did the sender write it?
 
     The line-level view behind :func:`split_reply`, for readers (the form reader) that must
     know where a line sits, not just what the new text says.
     """
-    return list(_analyse(text).new)
+    return list(_analyse(text, checkpoint).new)
 
 
 LineRole = Literal["new", "replied-to", "other"]
 
 
-def line_roles(text: str) -> list[LineRole]:
+def line_roles(text: str, checkpoint: Checkpoint = _no_checkpoint) -> list[LineRole]:
     """For each line of ``normalise_text(text).split("\\n")``: who wrote it.
 
     ``new``: the sender. ``replied-to``: the message this reply answers, as quoted in it
@@ -757,7 +943,7 @@ def line_roles(text: str) -> list[LineRole]:
     typed into the replied-to copy of our form, and never from older messages, where an
     earlier answer of the sender's would otherwise look like a fresh one.
     """
-    scan = _analyse(text)
+    scan = _analyse(text, checkpoint)
     roles: list[LineRole] = []
     for i, line in enumerate(scan.lines):
         depth = quote_depth(line)
@@ -794,23 +980,22 @@ def _fragments(lines: Sequence[str], mask: Sequence[bool]) -> list[list[str]]:
         frags.append(current)
     out = []
     for frag in frags:
-        while frag and not frag[0]:
-            frag.pop(0)
-        while frag and not frag[-1]:
-            frag.pop()
-        if frag:
-            out.append(frag)
+        # Slices, not pop(0): a fragment may open with thousands of blank lines.
+        first = next((i for i, line in enumerate(frag) if line), len(frag))
+        last = next((i for i in range(len(frag) - 1, first - 1, -1) if frag[i]), first - 1)
+        if first <= last:
+            out.append(frag[first : last + 1])
     return out
 
 
-def split_reply(text: str) -> ReplySplit:
+def split_reply(text: str, checkpoint: Checkpoint = _no_checkpoint) -> ReplySplit:
     """Split a reply's decoded plain text into what the sender wrote and the rest.
 
     ``new_text`` is the sender's unquoted text (several pieces, for bottom-posted or inline
     replies, are joined by a blank line), with common indentation removed, trailing spaces and
     runs of blank lines collapsed. ``quoted_text`` holds every other line, in order.
     """
-    scan = _analyse(text)
+    scan = _analyse(text, checkpoint)
     pieces = ["\n".join(_collapse_blank_runs(frag)) for frag in _fragments(scan.lines, scan.new)]
     new_text = textwrap.dedent("\n\n".join(pieces)).strip()
     rest = [line.rstrip() for line, keep in zip(scan.lines, scan.new, strict=True) if not keep]

@@ -310,6 +310,9 @@ _NA_START = re.compile(rf"(?:{_NOT_AVAILABLE.replace('|available', '')})\b", re.
 
 
 _UNTIL = re.compile(r"\b(?:until|till|til|from|after|by|on|expected|due)\s+(?:the\s+)?")
+#: Longer than any date :func:`parse_uk_date` reads ("on wednesday, 30th of september 2026"
+#: is 38 characters), with room to spare.
+_LONGEST_DATE = 64
 
 
 def _not_available(text: str, original: str, today: date) -> ParsedValue | None:
@@ -332,7 +335,12 @@ def _not_available(text: str, original: str, today: date) -> ParsedValue | None:
         return None
     lowered = text.casefold()
     available_from = None
+    # Only a rest short enough to be a date is read as one: parse_uk_date takes the whole
+    # rest, so trying it after every "on" or "by" in a long note would be quadratic.
+    end = len(lowered.rstrip("."))
     for until in _UNTIL.finditer(lowered):
+        if end - until.end() > _LONGEST_DATE:
+            continue
         available_from = parse_uk_date(lowered[until.end() :], today)
         if available_from is not None:
             break
@@ -457,11 +465,11 @@ def _apply_context(before: str, after: str, digits: str, unit: str, estimated: b
                 "and put any note in the comment line"
             )
 
+    # Exactly the digits given: unary minus and abs() would round to the context's 28
+    # digits, turning a 29-digit answer into another number instead of one refused later.
     value = Decimal(digits)
-    if negative:
-        value = -value
-    if value == 0:
-        value = abs(value)
+    if negative and value != 0:
+        value = value.copy_negate()
     return ParsedValue(kind="number", value=value, estimated=estimated)
 
 

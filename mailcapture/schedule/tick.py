@@ -46,6 +46,7 @@ from mailcapture.register.mail import mail_settings
 from mailcapture.register.model import MailSpec
 from mailcapture.reports.commentary import needing_commentary, request_indicator_codes
 from mailcapture.reports.returns import ReturnsStatus, percent_text, returns_status
+from mailcapture.schedule.digest import queue_digests
 from mailcapture.schedule.reports import KINDS as REPORT_KINDS
 from mailcapture.schedule.reports import queue_reports
 from mailcapture.schedule.timetable import PeriodDates, Timetable, load_timetable
@@ -61,6 +62,8 @@ class TickReport:
     reminders: int = 0
     escalations: int = 0
     summaries: int = 0
+    #: The performance team's daily digests of inbound mail needing attention.
+    digests: int = 0
     #: Report emails queued, by kind (owner, department, exception, quarterly, annual).
     reports: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REPORT_KINDS, 0))
     queued_ids: list[int] = field(default_factory=list)
@@ -72,18 +75,20 @@ class TickReport:
             + self.reminders
             + self.escalations
             + self.summaries
+            + self.digests
             + sum(self.reports.values())
         )
 
     def __str__(self) -> str:
-        """'4 request(s), 0 reminder(s), 0 escalation(s), 0 summary(ies), 7 report(s)
-        (5 owner, 2 department) queued': the report kinds named only when some were."""
+        """'4 request(s), 0 reminder(s), 0 escalation(s), 0 summary(ies), 0 digest(s),
+        7 report(s) (5 owner, 2 department) queued': the report kinds named only when some
+        were."""
         reports = sum(self.reports.values())
         kinds = ", ".join(f"{n} {kind}" for kind, n in self.reports.items() if n)
         return (
             f"{self.requests} request(s), {self.reminders} reminder(s), "
             f"{self.escalations} escalation(s), {self.summaries} summary(ies), "
-            f"{reports} report(s){f' ({kinds})' if kinds else ''} queued"
+            f"{self.digests} digest(s), {reports} report(s){f' ({kinds})' if kinds else ''} queued"
         )
 
     def as_dict(self) -> dict[str, int | dict[str, int]]:
@@ -93,6 +98,7 @@ class TickReport:
             "reminders": self.reminders,
             "escalations": self.escalations,
             "summaries": self.summaries,
+            "digests": self.digests,
             "reports": dict(self.reports),
         }
 
@@ -126,6 +132,9 @@ def tick(
                 _PeriodTick(session, mail, timetable, dates, now, report, progress).run()
     # Report emails: see mailcapture.schedule.reports.
     report.reports.update(queue_reports(sessions, now).queued)
+    # The performance team's daily digest of inbound mail: see mailcapture.schedule.digest.
+    with transaction(sessions) as session:
+        report.digests = queue_digests(session, mail, now)
     with transaction(sessions) as session:
         record = session.get_one(m.SchedulerTick, record_id)
         record.finished_at = now

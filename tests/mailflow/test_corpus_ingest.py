@@ -21,7 +21,8 @@ EXPECTED_CLASS = {"auto": "auto-reply", "bounces": "bounce", "replies": "human"}
 
 def test_the_corpus_is_all_there() -> None:
     assert len(SAMPLES) >= 65
-    assert {p.parent.name for p in SAMPLES} == {"auto", "bounces", "malformed", "replies"}
+    folders = {"auto", "bounces", "hostile", "malformed", "replies"}
+    assert {p.parent.name for p in SAMPLES} == folders
 
 
 @pytest.fixture

@@ -245,10 +245,18 @@ def test_someone_else_using_the_token_is_refused_politely(world: World) -> None:
     spoof = world.ingest(clients.phone(request, FIONA, "BV8a.1: 9999"))
     assert spoof.outcome == "wrong-person", spoof
     assert world.current("BV8a.1") is None
-    stranger = world.ingest(
-        clients.phone(request, "Mallory <mallory@elsewhere.example>", "BV8a.1: 1")
+    # Our receiving host vouches for Mallory's domain: a stranger it does not vouch for
+    # gets no notice at all (tests/mailflow/test_hostile_auth.py).
+    vouched = (
+        b"Authentication-Results: mx.ashdown.example; spf=pass "
+        b"smtp.mailfrom=elsewhere.example; dmarc=pass header.from=elsewhere.example\r\n"
     )
-    again = world.ingest(clients.phone(request, "Mallory <mallory@elsewhere.example>", "BV8a.1: 2"))
+    stranger = world.ingest(
+        vouched + clients.phone(request, "Mallory <mallory@elsewhere.example>", "BV8a.1: 1")
+    )
+    again = world.ingest(
+        vouched + clients.phone(request, "Mallory <mallory@elsewhere.example>", "BV8a.1: 2")
+    )
     assert (stranger.outcome, again.outcome) == ("unknown-sender", "unknown-sender")
     assert world.current("BV8a.1") is None
     notices = world.outbox("rejection_notice")

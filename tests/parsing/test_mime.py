@@ -25,7 +25,9 @@ from mailcapture.parsing.mime import (
 )
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
-ALL_EML = sorted(CORPUS.rglob("*.eml"))
+#: The real client messages. ``hostile/`` holds messages built to break a stage (some are
+#: refused by the limits by design); their own tests and the fuzz test take them.
+ALL_EML = sorted(p for p in CORPUS.rglob("*.eml") if p.parent.name != "hostile")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -180,7 +182,9 @@ def test_message_id_from_corpus(name: str, raw_id: str | None, normal_id: str | 
         ("garbage", None),
         ("<@example.com>", None),
         ("<abc@>", None),
-        ("<a\x00b@example.com>", "ab@example.com"),
+        # Not "ab@example.com": deleting the NUL would make it another message's id.
+        ("<a\x00b@example.com>", None),
+        ("<ab\udcff@example.com>", None),  # a raw 8-bit byte (surrogate-escaped)
         ("<abc@exa<mple.com>", None),
     ],
 )

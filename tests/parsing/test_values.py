@@ -460,3 +460,14 @@ def test_rejected_statuses(answer: str, fragment: str) -> None:
     assert parsed.status is None
     assert parsed.completed_on is None
     assert parsed.reason is not None and fragment in parsed.reason, parsed.reason
+
+
+@pytest.mark.parametrize(
+    "answer", ["99999999999999999999999999999", "-99999999999999999999999999999", "-" + "9" * 400]
+)
+def test_a_long_number_is_read_exactly_never_rounded(answer: str) -> None:
+    """Whether it can be stored is the applier's question (``domain.figures``); reading it
+    must not round it first (unary minus rounds to the context's 28 digits), or a 29-digit
+    answer would be judged, and reported, as a number the sender never wrote."""
+    parsed = parse_value(answer, "number", TODAY)
+    assert parsed == ParsedValue("number", Decimal(answer))
