@@ -268,6 +268,13 @@ def _result(row: m.InboundMessage) -> IngestResult:
     return IngestResult(row.id, False, row.state.value, row.outcome or "", row.outcome_detail)
 
 
+#: The verdicts of our receiving host that hold a message: its outcome, and why in words.
+_HELD_BY_AUTHENTICATION = {
+    AuthVerdict.FAIL: ("dmarc-fail", "DMARC failed"),
+    AuthVerdict.UNREADABLE: ("auth-unreadable", "unreadable authentication result"),
+}
+
+
 class _Run:
     """One message through the stages, inside one transaction."""
 
@@ -416,23 +423,17 @@ class _Run:
         header from our host that cannot be read, since it may say fail.
         """
         auth = self.authentication(headers)
-        if auth.verdict is AuthVerdict.FAIL:
-            self.stage("authenticate", "quarantined", auth.detail)
-            self.finish(
-                "dmarc-fail",
-                f"held for the performance team: DMARC failed ({auth.detail})",
-                InboundState.QUARANTINED,
-            )
-            return False
-        if auth.verdict is AuthVerdict.UNREADABLE:
-            self.stage("authenticate", "quarantined", auth.detail)
-            self.finish(
-                "auth-unreadable",
-                f"held for the performance team: unreadable authentication result ({auth.detail})",
-                InboundState.QUARANTINED,
-            )
-            return False
-        return True
+        held = _HELD_BY_AUTHENTICATION.get(auth.verdict)
+        if held is None:
+            return True
+        outcome, why = held
+        self.stage("authenticate", "quarantined", auth.detail)
+        self.finish(
+            outcome,
+            f"held for the performance team: {why} ({auth.detail})",
+            InboundState.QUARANTINED,
+        )
+        return False
 
     def vouched(self, address: str) -> bool:
         """Did our receiving host see DMARC or SPF pass for ``address``'s domain?"""

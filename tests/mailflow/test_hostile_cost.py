@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailcapture.db import models as m
 from mailcapture.demo import clients
 from mailcapture.domain.enums import InboundState
-from mailcapture.mailflow.pipeline import IngestResult, Pipeline, Settings
+from mailcapture.mailflow.pipeline import Pipeline, Settings
 from mailcapture.mailflow.sent import sent_text
 from mailcapture.mailflow.store import Envelope
 from mailcapture.parsing.mime import Limits
@@ -55,13 +55,6 @@ def _raw(world: PipelineWorld, name: str) -> bytes:
     request = _request(world)
     raw = (HOSTILE / name).read_bytes().replace(b"@TOKEN@", request.token.encode())
     return raw.replace(b"@IN_REPLY_TO@", (request.message_id or "").encode())
-
-
-def _row(world: PipelineWorld, result: IngestResult) -> m.InboundMessage:
-    with world.sessions() as s:
-        row = s.get_one(m.InboundMessage, result.id)
-        s.expunge(row)
-        return row
 
 
 def _stage(row: m.InboundMessage, name: str) -> dict[str, object]:
@@ -126,7 +119,7 @@ def test_a_cap_note_reaches_the_stages_and_the_confirmation(world: PipelineWorld
     result = world.ingest(_raw(world, "cost_many_text_parts.eml"))
     assert (result.state, result.outcome) == ("processed", "applied")
     note = "the message has 120 text parts: only the first 100 were read"
-    assert note in str(_stage(_row(world, result), "decode")["detail"])
+    assert note in str(_stage(world.inbound(result.id), "decode")["detail"])
     assert _accepted(world, "BV8a.1") == ["1234"]
     (confirmation,) = _mail_for(world, result.id)
     assert note in " ".join(confirmation.split())
@@ -149,7 +142,7 @@ def test_each_cost_sample_is_applied(world: PipelineWorld, name: str, note: str 
     it is matched by its References, our request's id first among 1,001."""
     result = world.ingest(_raw(world, name))
     assert (result.state, result.outcome) == ("processed", "applied"), result.line()
-    detail = str(_stage(_row(world, result), "decode")["detail"] or "")
+    detail = str(_stage(world.inbound(result.id), "decode")["detail"] or "")
     if note is not None:
         assert note in detail
     assert len(_accepted(world, "BV8a.1")) == 1
@@ -161,7 +154,7 @@ def test_references_past_the_cap_still_match_the_request(world: PipelineWorld) -
     pipeline = Pipeline(world.sessions, world.clock, Settings(Limits(max_references=10)))
     result = pipeline.ingest(_raw(world, "cost_references.eml"), Envelope(source="test"))
     assert (result.state, result.outcome) == ("processed", "applied")
-    row = _row(world, result)
+    row = world.inbound(result.id)
     assert _stage(row, "match")["detail"] == "references"
     assert "References lists 1,001 message ids: only the first 5 and the last 5 were read" in str(
         _stage(row, "decode")["detail"]
@@ -176,7 +169,7 @@ def test_a_legitimate_reply_after_100000_dash_lines_is_processed(world: Pipeline
     first = world.ingest(hostile)
     assert (first.state, first.outcome) == ("processed", "applied")
     assert "only the first 10,000 lines of the message were read (it has 100,005)" in str(
-        _stage(_row(world, first), "decode")["detail"]
+        _stage(world.inbound(first.id), "decode")["detail"]
     )
     second = world.ingest(_legitimate(world, "BV8a.1: 1,250\nBV8a.2: 1,310"))
     assert (second.state, second.outcome) == ("processed", "applied")
@@ -196,7 +189,7 @@ def test_a_message_over_its_budget_is_deferred_and_the_next_one_is_processed(
     assert deferred.detail is not None
     assert deferred.detail.startswith("not read within its budget of 20 s: stopped after ")
     assert ", at parse;" in deferred.detail
-    row = _row(world, deferred)
+    row = world.inbound(deferred.id)
     assert row.state is InboundState.DEFERRED and row.attempts == 1
     trail = [entry.get("stage") for entry in row.stages or []]
     assert trail[:4] == [None, "store", "decode", "classify"]  # None: the {"run": 1} entry
@@ -228,7 +221,7 @@ def test_reprocess_takes_a_deferred_message_again(world: PipelineWorld) -> None:
     again = Pipeline(world.sessions, world.clock, Settings(budget_seconds=None))
     result = again.process(deferred.id, force=True)
     assert (result.state, result.outcome) == ("processed", "applied")
-    row = _row(world, result)
+    row = world.inbound(result.id)
     assert row.attempts == 2
     runs = [entry["run"] for entry in row.stages or [] if "run" in entry]
     assert runs == [1, 2]

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailcapture.db import models as m
 from mailcapture.demo import clients
 from mailcapture.domain.enums import SubmissionState
-from mailcapture.mailflow.pipeline import IngestResult
 from mailcapture.mailflow.store import (
     MESSAGE_ID_CHARS,
     SENDER_CHARS,
@@ -53,13 +52,6 @@ def _token(world: PipelineWorld) -> str:
 
 def _raw(world: PipelineWorld, name: str) -> bytes:
     return (HOSTILE / name).read_bytes().replace(b"@TOKEN@", _token(world).encode())
-
-
-def _row(world: PipelineWorld, result: IngestResult) -> m.InboundMessage:
-    with world.sessions() as s:
-        row = s.get_one(m.InboundMessage, result.id)
-        s.expunge(row)
-        return row
 
 
 def _stage(row: m.InboundMessage, name: str) -> dict[str, object]:
@@ -112,7 +104,7 @@ def test_a_nul_in_the_from_address_is_stored_and_the_sender_gets_nothing(
     the register sent it, and its address cannot be written to, so no notice goes out."""
     raw = _raw(world, "from_nul_in_address.eml")
     result = world.ingest(raw)
-    row = _row(world, result)
+    row = world.inbound(result.id)
     assert row.raw == raw
     assert row.sender == "kevin.wal\ufffdsh@ashdown.example"
     assert (result.state, result.outcome) == ("processed", "unwritable-sender")
@@ -137,7 +129,7 @@ def test_an_encoded_word_in_a_non_text_charset_is_kept_as_written(
     stored subject and in the decoded one, with the reason among the decode defects, and the
     reply (with Kevin's token) is applied as any other."""
     result = world.ingest(_raw(world, name))
-    row = _row(world, result)
+    row = world.inbound(result.id)
     assert row.subject is not None and row.subject.startswith(word)
     assert (result.state, result.outcome) == ("processed", "applied")
     assert "is not a text charset" in str(_stage(row, "decode")["detail"])
@@ -213,7 +205,7 @@ def test_a_part_in_a_non_text_charset_is_read_by_the_fallback(
     refused as a charset: the part is read by the fallback (UTF-8, then charset detection),
     the refusal is among the decode stage's defects, and the answers are applied."""
     result = world.ingest(_raw(world, f"part_charset_{charset}.eml"))
-    row = _row(world, result)
+    row = world.inbound(result.id)
     assert (result.state, result.outcome) == ("processed", "applied")
     detail = str(_stage(row, "decode")["detail"])
     assert f"charset {charset!r} is not a text charset" in detail
@@ -262,7 +254,7 @@ def test_a_from_address_we_cannot_write_to_gets_no_notice(
     (``kevin.walsh@@...``, where the parser finds no address at all) ended ``no-sender`` as
     if it had no From header; it is the same case, and ends the same way."""
     result = world.ingest(_raw(world, name))
-    row = _row(world, result)
+    row = world.inbound(result.id)
     assert (result.state, result.outcome) == ("processed", "unwritable-sender")
     assert why in (result.detail or "")
     assert _stage(row, "reply")["result"] == "withheld"

@@ -43,6 +43,13 @@ class PipelineWorld:
                 )
             ).one()
 
+    def inbound(self, message_id: int) -> m.InboundMessage:
+        """The stored inbound message ``message_id`` (an ``IngestResult.id``), detached."""
+        with self.sessions() as s:
+            row = s.get_one(m.InboundMessage, message_id)
+            s.expunge(row)
+            return row
+
     def outbox(self, kind: str) -> list[m.OutboxMessage]:
         """The outbox rows of one kind, in the order they were queued."""
         with self.sessions() as s:
