@@ -220,6 +220,18 @@ class RejectedLine:
 
 
 @dataclass(frozen=True)
+class HeldLine:
+    """A figure stored but not counted until the sender confirms it: ``wrote`` as we read it
+    ("£40", "£40 (estimate)"), ``why`` what it was compared with ("last month was
+    £420,960", "the allowed range is 0% to 100%")."""
+
+    code: str
+    title: str
+    wrote: str
+    why: str
+
+
+@dataclass(frozen=True)
 class ConfirmationView:
     """What a reply did: to the person who replied (or their delegate), once it was read.
 
@@ -240,6 +252,8 @@ class ConfirmationView:
     rejected: tuple[RejectedLine, ...]
     outstanding: tuple[FormItem, ...]
     notes: tuple[str, ...] = ()
+    #: Figures held for confirmation (see ``mailflow/apply.py``); each asked about plainly.
+    held: tuple[HeldLine, ...] = ()
     comments: int = 0
     general_comment: bool = False
     on_behalf_of: Person | None = None

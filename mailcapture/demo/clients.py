@@ -88,15 +88,22 @@ def outlook_in_place(
 
 
 def gmail_top_posted(
-    request_raw: bytes, sender: str, top: str, when: datetime | None = None
+    request_raw: bytes,
+    sender: str,
+    top: str,
+    when: datetime | None = None,
+    inline: dict[str, str] | None = None,
+    history: str = "",
 ) -> bytes:
-    """Gmail: new text on top, the whole request '> '-quoted below; base64 UTF-8, with HTML."""
+    """Gmail: new text on top, the whole request '> '-quoted below; base64 UTF-8, with HTML.
+    ``inline``: answers typed under their form lines in the expanded quote; ``history``: an
+    older message quoted deeper."""
     request = parsed(request_raw)
     when = when or datetime(2026, 5, 6, 14, 3, tzinfo=UTC)
-    quoted = "\n".join("> " + line if line else ">" for line in plain_text(request).split("\n"))
+    quoted = quote_inline(plain_text(request), inline or {}, blank=False)
     text = (
         f"{top}\n\nOn Fri, 1 May 2026 at 09:00, Ashdown Performance Team <"
-        f"performance@ashdown.example> wrote:\n\n{quoted}\n"
+        f"performance@ashdown.example> wrote:\n\n{quoted}\n{_quoted_history(history, '> ')}"
     )
     html = (
         '<div dir="ltr">' + "<br>".join(top.split("\n")) + "</div><br>"
@@ -201,3 +208,167 @@ def dsn_bounce(request_raw: bytes, failed: str, when: datetime | None = None) ->
         f"Diagnostic-Code: smtp; 550 5.1.1 <{failed}>: Recipient address rejected\n\n"
         f"--{boundary}\nContent-Type: text/rfc822-headers\n\n{head}\n\n--{boundary}--\n"
     ).encode()
+
+
+# --------------------------------------------------------------------------------------------
+# Answering inline, and the clients that quote with "> " (issue 13)
+# --------------------------------------------------------------------------------------------
+
+_FORM_ITEM = re.compile(r"^\[([^\]]+)\][^\n]*:\s*$")
+
+
+def quote_inline(form_text: str, inline: dict[str, str], blank: bool, prefix: str = "> ") -> str:
+    """The form quoted with ``prefix``, each ``inline`` answer typed unquoted on its own
+    line(s) under its form line, as Apple Mail (``blank``: with a blank line either side),
+    Thunderbird and Outlook (``prefix=""``: the unprefixed copy) users answer inline."""
+    out: list[str] = []
+    for line in form_text.split("\n"):
+        out.append(prefix + line if line else prefix.rstrip())
+        match = _FORM_ITEM.match(line)
+        if match and match.group(1) in inline:
+            typed = inline[match.group(1)].split("\n")
+            out.extend(["", *typed, ""] if blank else typed)
+    return "\n".join(out)
+
+
+def _quoted_history(history: str, prefix: str) -> str:
+    """An older message of the thread, quoted once more under its own attribution."""
+    if not history:
+        return ""
+    older = "\n".join((prefix + "> " + line).rstrip() for line in history.split("\n"))
+    return f"\n{prefix}\n{prefix}On 2 Apr 2026, at 10:15, the sender wrote:\n{older}\n"
+
+
+def apple_mail(
+    request_raw: bytes,
+    sender: str,
+    top: str = "",
+    inline: dict[str, str] | None = None,
+    history: str = "",
+    html_only: bool = False,
+    top_html: str | None = None,
+    when: datetime | None = None,
+) -> bytes:
+    """Apple Mail (macOS): new text, the attribution, the request '> '-quoted; answers typed
+    inline go on their own lines between blank lines. Plain and HTML (``blockquote
+    type="cite"``), quoted-printable; ``html_only`` sends the HTML alone, ``top_html`` is the
+    new text as HTML (a pasted table), when it is more than lines of text."""
+    request = parsed(request_raw)
+    when = when or datetime(2026, 5, 5, 16, 40, tzinfo=UTC)
+    quoted = quote_inline(plain_text(request), inline or {}, blank=True)
+    text = (
+        f"{top}\n\nOn 1 May 2026, at 09:00, Ashdown Performance Team "
+        f"<performance@ashdown.example> wrote:\n\n{quoted}\n{_quoted_history(history, '> ')}"
+    )
+    html = (
+        '<html><head><meta http-equiv="content-type" content="text/html; charset=utf-8">'
+        '</head><body style="overflow-wrap: break-word;">'
+        + (top_html or "".join(f"<div>{line or '<br>'}</div>" for line in top.split("\n")))
+        + '<div><br><blockquote type="cite"><div>On 1 May 2026, at 09:00, Ashdown '
+        "Performance Team &lt;performance@ashdown.example&gt; wrote:</div><br>"
+        + html_text(request)
+        + "</blockquote></div></body></html>"
+    )
+    msg = EmailMessage(policy=policy.SMTP)
+    _headers(msg, request, sender, when)
+    msg["X-Mailer"] = "Apple Mail (2.3774.600.62)"
+    if html_only:
+        msg.set_content(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    else:
+        msg.set_content(text, charset="utf-8", cte="quoted-printable")
+        msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return msg.as_bytes()
+
+
+def thunderbird(
+    request_raw: bytes,
+    sender: str,
+    top: str = "",
+    inline: dict[str, str] | None = None,
+    history: str = "",
+    when: datetime | None = None,
+) -> bytes:
+    """Thunderbird: ``format=flowed`` UTF-8 text, "On 01/05/2026 09:00, Name wrote:", the
+    request '> '-quoted; answers typed inline go directly under their lines."""
+    request = parsed(request_raw)
+    when = when or datetime(2026, 5, 6, 8, 55, tzinfo=UTC)
+    quoted = quote_inline(plain_text(request), inline or {}, blank=False)
+    body = (
+        f"{top}\n\nOn 01/05/2026 09:00, Ashdown Performance Team wrote:\n"
+        f"{quoted}\n{_quoted_history(history, '> ')}"
+    )
+    # format=flowed: a space at a line's end would join it to the next; none is meant here.
+    body = "\n".join(line.rstrip(" ") for line in body.split("\n"))
+    msg = EmailMessage(policy=policy.SMTP)
+    _headers(msg, request, sender, when)
+    msg["User-Agent"] = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Thunderbird/128.10.0"
+    msg.set_content(body, charset="utf-8", cte="8bit")
+    msg.set_param("format", "flowed")
+    return msg.as_bytes()
+
+
+def outlook_inline(
+    request_raw: bytes,
+    sender: str,
+    top: str = "",
+    inline: dict[str, str] | None = None,
+    history: str = "",
+    when: datetime | None = None,
+) -> bytes:
+    """Outlook desktop, answering inline: each answer typed on the line under its form line in
+    the unprefixed copy; an older message of the thread under its own header block."""
+    request = parsed(request_raw)
+    when = when or datetime(2026, 5, 5, 11, 2, tzinfo=UTC)
+    older = (
+        f"\n\nFrom: {sender}\nSent: 02 April 2026 10:15\nTo: {request['From']}\n"
+        f"Subject: RE: March 2026 figures\n\n{history}\n"
+        if history
+        else ""
+    )
+    body = (
+        f"{top}\n\n________________________________\n"
+        f"From: {request['From']}\nSent: 01 May 2026 09:00\nTo: {request['To']}\n"
+        f"Subject: {' '.join(str(request['Subject']).split())}\n\n"
+        + quote_inline(plain_text(request), inline or {}, blank=False, prefix="")
+        + older
+    )
+    msg = EmailMessage(policy=policy.SMTP)
+    _headers(msg, request, sender, when, "RE: ")
+    msg["X-Mailer"] = "Microsoft Outlook 16.0"
+    msg["Thread-Index"] = "AdrB7Qm5lM0w0L1vQ2e2v3NfO2mP4B=="
+    msg.set_content(body, charset="windows-1252", cte="quoted-printable")
+    return msg.as_bytes()
+
+
+def outlook_web_inline_html(
+    request_raw: bytes,
+    sender: str,
+    top_lines: list[str],
+    inline: dict[str, str],
+    when: datetime | None = None,
+) -> bytes:
+    """Outlook on the web, HTML only, answering inline: each answer typed on a line of its own
+    under its form line inside the answer form of the quoted request."""
+    request = parsed(request_raw)
+    html = html_text(request)
+    for code, answer in inline.items():
+        line = re.search(rf"\[{re.escape(code)}\][^\r\n<]*:(?=\r?\n)", html)
+        if line is not None:
+            typed = "\r\n".join(answer.split("\n"))
+            html = f"{html[: line.end()]}\r\n{typed}{html[line.end() :]}"
+    when = when or datetime(2026, 5, 8, 11, 45, tzinfo=UTC)
+    body = (
+        '<html><head><meta http-equiv="Content-Type" content="text/html; charset=utf-8">'
+        '</head><body><div style="font-family: Calibri, sans-serif;">'
+        + "".join(f"<div>{line}</div>" for line in top_lines)
+        + '</div><hr style="display:inline-block;width:98%"><div id="divRplyFwdMsg">'
+        "<b>From:</b> Ashdown Performance Team &lt;performance@ashdown.example&gt;<br>"
+        "<b>Sent:</b> Friday, May 1, 2026 9:00 AM<br><b>To:</b> you<br>"
+        f"<b>Subject:</b> {' '.join(str(request['Subject']).split())}</div><div>"
+        + html
+        + "</div></body></html>"
+    )
+    msg = EmailMessage(policy=policy.SMTP)
+    _headers(msg, request, sender, when, "RE: ")
+    msg.set_content(body, subtype="html", charset="utf-8", cte="quoted-printable")
+    return msg.as_bytes()

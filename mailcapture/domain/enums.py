@@ -99,6 +99,9 @@ class SubmissionState(StrEnum):
     NOT_AVAILABLE = "not_available"
     REJECTED = "rejected"
     SUPERSEDED = "superseded"
+    #: Stored but held: implausible against the component's earlier figures, or outside its
+    #: allowed range, until the sender confirms it. Never current, so never in a figure.
+    UNCONFIRMED = "unconfirmed"
 
 
 class SubmissionSource(StrEnum):

@@ -3,12 +3,22 @@
 All in the caller's transaction: either every accepted value of a reply is stored, or
 (on an error) none is. A value is stored only when the sender clearly gave it; anything
 else becomes a rejected row with the reason, which the confirmation explains.
+
+A figure that was clearly given but is implausible (more than the register's
+``plausibility_factor`` times larger or smaller than both the component's last value and
+its value a year before, see :mod:`mailcapture.domain.plausibility`) or outside the
+component's allowed range is *held*: stored as an ``unconfirmed`` row that is never current,
+so no figure, report, export total or chase counts it, and the item stays outstanding. The
+confirmation asks the sender about it; ``CODE: confirm``, or the same figure again, makes it
+count (a new accepted row, the held one marked superseded), and any other answer for the item
+replaces it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
@@ -22,9 +32,15 @@ from mailcapture.domain.enums import (
     SubmissionState,
 )
 from mailcapture.domain.figures import figure_problem, format_figure, format_range
+from mailcapture.domain.periods import PeriodKind, parse_period
+from mailcapture.domain.plausibility import Reference, implausible
 from mailcapture.forms.due import item_key, returned_keys
 from mailcapture.parsing.form import Answer, FormReading
-from mailcapture.parsing.values import parse_status, parse_value
+from mailcapture.parsing.values import ParsedValue, parse_status, parse_value
+from mailcapture.register.mail import capture_settings
+
+#: "last month", "last quarter", "last year": the period before, in the sender's words.
+_KIND_WORDS = {PeriodKind.MONTH: "month", PeriodKind.QUARTER: "quarter", PeriodKind.YEAR: "year"}
 
 #: The parser's status words to the stored vocabulary.
 STATUS_FROM_PARSER = {
@@ -51,6 +67,18 @@ class Rejected:
     reason: str
 
 
+@dataclass(frozen=True)
+class Held:
+    """A figure stored unconfirmed: ``wrote`` is it as we read it ("£40", with "(estimate)"
+    when marked so), ``why`` says what it was compared with, in words for the sender
+    ("last month was £420,960", "the allowed range is 0% to 100%")."""
+
+    code: str
+    title: str
+    wrote: str
+    why: str
+
+
 @dataclass
 class ApplyResult:
     accepted: list[Accepted] = field(default_factory=list)
@@ -58,10 +86,13 @@ class ApplyResult:
     comments: int = 0
     general_comment: bool = False
     unchanged: list[str] = field(default_factory=list)
+    held: list[Held] = field(default_factory=list)
 
     @property
     def anything(self) -> bool:
-        return bool(self.accepted or self.rejected or self.comments or self.general_comment)
+        return bool(
+            self.accepted or self.rejected or self.held or self.comments or self.general_comment
+        )
 
 
 @dataclass(frozen=True)
@@ -100,6 +131,12 @@ class Applier:
         self.current_values: dict[int, m.ComponentValue | None] = {}
         self.milestones: dict[int, m.Milestone] = {}
         self.current_statuses: dict[int, m.MilestoneUpdate | None] = {}
+        #: The register's plausibility factor, read when the first figure needs it.
+        self._factor: Decimal | None = None
+        #: Filled by :meth:`preload` too: each answered component's figure held for
+        #: confirmation (None when there is none) and its references (see :meth:`references`).
+        self.held_values: dict[int, m.ComponentValue | None] = {}
+        self.reference_values: dict[int, list[Reference]] = {}
 
     def provenance(self) -> dict[str, object]:
         return {
@@ -150,6 +187,65 @@ class Applier:
             self.components[component.id] = component
             if self.current_values.get(component.id) is None:
                 self.current_values[component.id] = current_value
+        self._preload_held(component_ids)
+        self._preload_references(component_ids)
+
+    def _preload_held(self, component_ids: list[int]) -> None:
+        """Each component's figure held for confirmation for the period, if any."""
+        self.held_values.update(dict.fromkeys(component_ids))
+        for row in self.session.scalars(
+            select(m.ComponentValue)
+            .where(
+                m.ComponentValue.component_id.in_(component_ids),
+                m.ComponentValue.period_id == self.request.period_id,
+                m.ComponentValue.state == SubmissionState.UNCONFIRMED,
+            )
+            .order_by(m.ComponentValue.id)
+        ):
+            self.held_values[row.component_id] = row  # the latest wins
+
+    def _preload_references(self, component_ids: list[int]) -> None:
+        """The figures each component's answer is compared with, in one statement.
+
+        Only figures that count (current and accepted) are references: a held or rejected
+        figure is no evidence of what is normal. They are the last one before this period
+        (of the same length) and the one for the same period last year.
+        """
+        period = self.request.period
+        this = parse_period(period.code)
+        year_before = this.same_period_last_year().code
+        last: dict[int, tuple[str, Decimal]] = {}
+        year: dict[int, Decimal] = {}
+        for component_id, value, code in self.session.execute(
+            select(m.ComponentValue.component_id, m.ComponentValue.value, m.Period.code)
+            .join(m.Period, m.Period.id == m.ComponentValue.period_id)
+            .where(
+                m.ComponentValue.component_id.in_(component_ids),
+                m.ComponentValue.is_current,
+                m.ComponentValue.state == SubmissionState.ACCEPTED,
+                m.ComponentValue.value.is_not(None),
+                m.Period.kind == period.kind,
+                m.Period.end_date < period.start_date,
+            )
+            .order_by(m.Period.end_date)
+        ):
+            assert value is not None  # the statement takes only rows with a value
+            last[component_id] = (code, value)  # ordered by end date: the latest wins
+            if code == year_before:
+                year[component_id] = value
+        for component_id in component_ids:
+            found: list[Reference] = []
+            if component_id in last:
+                code, value = last[component_id]
+                label = (
+                    f"last {_KIND_WORDS[period.kind]}"
+                    if code == this.previous().code
+                    else parse_period(code).label
+                )
+                found.append(Reference(label, value))
+            if component_id in year and last[component_id][0] != year_before:
+                found.append(Reference(parse_period(year_before).label, year[component_id]))
+            self.reference_values[component_id] = found
 
     def _preload_statuses(self, milestone_ids: list[int]) -> None:
         """Each milestone and its current status for the period (None when there is none)."""
@@ -271,6 +367,10 @@ class Applier:
         if parsed.kind == "rejected":
             self.reject_item(item, answer, parsed.reason or "not a value we can read")
             return
+        held = self.held_value(component.id)
+        if parsed.kind == "confirm":
+            self.confirm(item, component, answer, held)
+            return
         if parsed.kind == "number":
             value = parsed.value
             assert value is not None
@@ -280,16 +380,39 @@ class Applier:
             if problem is not None:
                 self.reject_item(item, answer, problem)
                 return
-            low, high = component.min_value, component.max_value
-            if (low is not None and value < low) or (high is not None and value > high):
-                allowed = format_range(low, high, component.unit)
-                self.reject_item(
-                    item,
-                    answer,
-                    f"{format_figure(value, component.unit)} is "
-                    f"outside the allowed range {allowed}",
-                )
+            if held is not None and held.value == value:
+                # The same figure again is the sender's "yes, I meant it".
+                self.store_value(item, component, answer, parsed, held=held, confirmed=True)
                 return
+            current = self.current_value(component.id)
+            already = current is not None and current.value == value  # counted already
+            why = None if already else self.doubt(component, value)
+            if why is not None:
+                self.hold(item, component, answer, parsed, why, held)
+                return
+        self.store_value(item, component, answer, parsed, held=held)
+
+    def store_value(
+        self,
+        item: m.DataRequestItem,
+        component: m.Component,
+        answer: Answer,
+        parsed: ParsedValue,
+        *,
+        held: m.ComponentValue | None,
+        confirmed: bool = False,
+    ) -> None:
+        """Store a figure or "not available" as the current value; it replaces any held one.
+
+        ``confirmed``: ``parsed`` is the held figure, kept because the sender confirmed it.
+        """
+        if held is not None:
+            # Any answer for the item settles the question: the held figure never counts.
+            held.state = SubmissionState.SUPERSEDED
+            self.held_values[component.id] = None
+        if parsed.kind == "number":
+            value = parsed.value
+            assert value is not None
             state, reason = SubmissionState.ACCEPTED, None
             stored = format_figure(value, component.unit)
         else:
@@ -308,7 +431,7 @@ class Applier:
             self.result.unchanged.append(item.item_code)
             item.returned_at = item.returned_at or self.who.received_at
             return
-        notes = []
+        notes = ["confirmed"] if confirmed else []
         if current is not None:
             current.is_current = False
             current.state = SubmissionState.SUPERSEDED
@@ -343,6 +466,92 @@ class Applier:
         self.result.accepted.append(
             Accepted(item.item_code, component.title, stored, ", ".join(notes) or None)
         )
+
+    # ---- figures held for confirmation -----------------------------------------------
+    def held_value(self, component_id: int) -> m.ComponentValue | None:
+        """The figure held for the sender to confirm, for this component and period."""
+        if component_id not in self.held_values:
+            self._preload_held([component_id])
+        return self.held_values[component_id]
+
+    def confirm(
+        self,
+        item: m.DataRequestItem,
+        component: m.Component,
+        answer: Answer,
+        held: m.ComponentValue | None,
+    ) -> None:
+        """``CODE: confirm``: the held figure counts from now, exactly as first sent."""
+        if held is not None and held.value is not None:
+            parsed = ParsedValue(kind="number", value=held.value, estimated=held.estimated)
+            self.store_value(item, component, answer, parsed, held=held, confirmed=True)
+            return
+        current = self.current_value(component.id)
+        if current is not None:
+            # Already counted (confirmed before, or never in doubt): nothing to do.
+            self.result.unchanged.append(item.item_code)
+            return
+        self.reject_item(
+            item,
+            answer,
+            f"there is no figure for {item.item_code} waiting to be confirmed; "
+            "please send the figure itself",
+        )
+
+    def doubt(self, component: m.Component, value: Decimal) -> str | None:
+        """Why ``value`` needs the sender's confirmation, in words for them; None if not."""
+        low, high = component.min_value, component.max_value
+        if (low is not None and value < low) or (high is not None and value > high):
+            return f"the allowed range is {format_range(low, high, component.unit)}"
+        disagrees = implausible(value, self.references(component), self.plausibility_factor())
+        if not disagrees:
+            return None
+        return " and ".join(
+            f"{r.label} was {format_figure(r.value, component.unit)}" for r in disagrees
+        )
+
+    def plausibility_factor(self) -> Decimal:
+        if self._factor is None:
+            self._factor = capture_settings(self.session).plausibility_factor
+        return self._factor
+
+    def references(self, component: m.Component) -> list[Reference]:
+        """The component's last value before this period, and its value a year before."""
+        if component.id not in self.reference_values:
+            self._preload_references([component.id])
+        return self.reference_values[component.id]
+
+    def hold(
+        self,
+        item: m.DataRequestItem,
+        component: m.Component,
+        answer: Answer,
+        parsed: ParsedValue,
+        why: str,
+        held: m.ComponentValue | None,
+    ) -> None:
+        """Store the figure unconfirmed (never current) and ask the sender about it."""
+        assert parsed.value is not None
+        if held is not None:
+            held.state = SubmissionState.SUPERSEDED  # the newer doubtful figure is the question
+        new = m.ComponentValue(
+            component_id=component.id,
+            period_id=self.request.period_id,
+            state=SubmissionState.UNCONFIRMED,
+            value=parsed.value,
+            raw_answer=answer.text,
+            reason=why,
+            estimated=parsed.estimated,
+            late=self.who.late,
+            is_current=False,
+            **self.provenance(),
+        )
+        self.session.add(new)
+        self.held_values[component.id] = new
+        wrote = format_figure(parsed.value, component.unit) + (
+            " (estimate)" if parsed.estimated else ""
+        )
+        self.result.held.append(Held(item.item_code, component.title, wrote, why))
 
     def milestone_status(self, item: m.DataRequestItem, answer: Answer) -> None:
         milestone = self.milestones.get(item.milestone_id or 0)

@@ -39,6 +39,7 @@ from mailcapture.domain.enums import InboundState, MessageClass, RequestState
 from mailcapture.domain.periods import parse_period
 from mailcapture.mailflow.apply import Applier, Submitter, outstanding_items
 from mailcapture.mailflow.budget import DEFAULT_BUDGET_SECONDS, Budget, OverBudget
+from mailcapture.mailflow.complaints import record_complaint
 from mailcapture.mailflow.loops import (
     ANSWERS,
     QUIET,
@@ -60,7 +61,12 @@ from mailcapture.mailflow.replies import (
 )
 from mailcapture.mailflow.report_replies import handle_report_reply
 from mailcapture.mailflow.sent import SentTexts
-from mailcapture.mailflow.store import Envelope, StoredMessage, store_raw
+from mailcapture.mailflow.store import (
+    Envelope,
+    StoredMessage,
+    same_message_id_note,
+    store_raw,
+)
 from mailcapture.parsing.addressing import (
     Authentication,
     AuthVerdict,
@@ -92,6 +98,8 @@ KIND_TO_CLASS = {
     Kind.HUMAN: MessageClass.HUMAN,
     Kind.AUTO_REPLY: MessageClass.AUTO_REPLY,
     Kind.BOUNCE: MessageClass.BOUNCE,
+    # A complaint is automated mail; its rule (``arf:abuse``, ...) and outcome say which.
+    Kind.COMPLAINT: MessageClass.AUTO_REPLY,
     Kind.UNKNOWN: MessageClass.UNKNOWN,
 }
 
@@ -314,6 +322,9 @@ class _Run:
     ) -> None:
         self.row.state = state
         self.row.outcome = outcome
+        flagged = same_message_id_note(self.row.stages)  # issue 13: shown beside any outcome
+        if flagged:
+            detail = f"{detail}; {flagged}" if detail else flagged
         self.row.outcome_detail = detail
         self.row.stages = (self.row.stages or []) + [{"run": self.row.attempts}, *self.stages]
         self.row.processed_at = self.now
@@ -349,6 +360,10 @@ class _Run:
             return
         if verdict.kind is Kind.BOUNCE:
             self.handle_bounce(verdict)
+        elif verdict.kind is Kind.COMPLAINT:
+            outcome, result, detail = record_complaint(self.session, self.mail, verdict)
+            self.stage("complaint", result, detail)
+            self.finish(outcome, detail)
         elif verdict.kind is Kind.AUTO_REPLY:
             self.handle_auto_reply(decoded, verdict)
         elif verdict.kind is Kind.UNKNOWN:
@@ -522,10 +537,12 @@ class _Run:
             return
         marked = []
         for address in verdict.failed_recipients:
+            # The remote server's words (issue 13), not the name of the rule that noticed.
+            diagnostic = verdict.diagnostic_for(address) or "the bounce gave no reason"
             person = self.session.scalar(select(m.Person).where(m.Person.email == address))
             if person is not None and person.mail_failing_since is None:
                 person.mail_failing_since = self.now
-                person.mail_failure_reason = verdict.rule
+                person.mail_failure_reason = diagnostic[:500]
             affected = []
             if person is not None:
                 affected = [
@@ -542,13 +559,16 @@ class _Run:
                 self.mail,
                 address=address,
                 person=person,
-                diagnostic=verdict.rule,
+                diagnostic=diagnostic,
                 subject=self.row.subject,
                 affected=affected,
                 now=self.now,
             )
             marked.append(address)
         detail = ("failed: " + ", ".join(marked)) if marked else "no failed address found"
+        said = verdict.diagnostic_for(marked[0] if marked else "")
+        if said:
+            detail += f" (server said: {said})"
         self.stage("bounce", "recorded", detail)
         self.finish("bounce", detail + "; performance team told" if marked else detail)
 
@@ -816,7 +836,9 @@ class _Run:
             request.completed_at = None
         summary = (
             f"{len(result.accepted)} accepted, {len(result.rejected)} rejected, "
-            f"{result.comments} comment(s), {len(pending)} outstanding" + (", late" if late else "")
+            + (f"{len(result.held)} unconfirmed, " if result.held else "")
+            + f"{result.comments} comment(s), {len(pending)} outstanding"
+            + (", late" if late else "")
         )
         self.stage("apply", "applied" if result.accepted else "nothing stored", summary)
         notes = [*decoded.truncated, *reading.conflicts, *reading.ignored]
@@ -840,6 +862,8 @@ class _Run:
         self.stage("confirm", note.result, note.note)
         if result.accepted:
             outcome = "applied"
+        elif result.held:
+            outcome = "unconfirmed"  # stored, but waiting for the sender to confirm
         elif result.rejected:
             outcome = "rejected"
         elif result.comments or result.general_comment:

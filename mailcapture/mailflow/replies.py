@@ -180,6 +180,7 @@ def queue_confirmation(
     if answers_ours and not (
         result.accepted
         or result.rejected
+        or result.held
         or result.unchanged
         or result.comments
         or result.general_comment
@@ -210,6 +211,7 @@ def queue_confirmation(
             views.ConfirmedLine(a.code, a.title, a.stored, a.note) for a in result.accepted
         ),
         rejected=tuple(views.RejectedLine(r.code, r.answer, r.reason) for r in result.rejected),
+        held=tuple(views.HeldLine(h.code, h.title, h.wrote, h.why) for h in result.held),
         outstanding=outstanding_form(session, request, pending),
         notes=tuple(notes),
         comments=result.comments,
@@ -347,6 +349,29 @@ def _stranger_refusal(
     return None
 
 
+#: A link with a scheme, or starting "www.", in a server's diagnostic.
+_DIAGNOSTIC_LINK = re.compile(r"(?i)\b[a-z][a-z0-9+.-]{1,20}:/{1,3}[^\s<>\"']*|\bwww\.[^\s<>\"']*")
+#: The most of a server's diagnostic a bounce notice quotes.
+DIAGNOSTIC_LIMIT = 300
+
+
+def server_words(diagnostic: str) -> str:
+    """The remote server's diagnostic as a bounce notice may quote it.
+
+    It names hosts, addresses and SMTP codes, which the performance team needs ("550 5.1.1
+    <j.smith@example.org>: Recipient address rejected"), so unlike a stranger's subject
+    (:func:`excerpt`) those stay; anyone can send a bounce, so links go (``[link]``), and
+    control and formatting characters, and the text is one line of at most
+    :data:`DIAGNOSTIC_LIMIT` characters.
+    """
+    cleaned = "".join(
+        " " if unicodedata.category(c) in ("Zl", "Zp", "Cc") else c
+        for c in diagnostic[: DIAGNOSTIC_LIMIT * 4]
+        if unicodedata.category(c) not in ("Cf", "Co", "Cs", "Cn")
+    )
+    return truncate(one_line(_DIAGNOSTIC_LINK.sub("[link]", cleaned)), DIAGNOSTIC_LIMIT)
+
+
 def queue_bounce_notice(
     session: Session,
     mail: MailSpec,
@@ -358,12 +383,13 @@ def queue_bounce_notice(
     affected: list[str],
     now: datetime,
 ) -> None:
+    """Tell the performance team that mail to ``address`` bounced, quoting the server."""
     view = views.BounceView(
         council=council(mail),
         recipient=team_view(mail),
         failed_address=address,
         person_name=person.name if person else None,
-        diagnostic=diagnostic,
+        diagnostic=server_words(diagnostic) or "the bounce gave no reason",
         original_subject=excerpt(subject) or None,
         requests_affected=tuple(affected),
     )

@@ -4,6 +4,14 @@ Only the cheapest parse happens here (the header block, for Message-ID and From)
 message that breaks every later stage is still stored. Duplicates are stored too, as
 rows pointing at the original, and are never processed.
 
+A duplicate is the same message delivered again: the same Message-ID and sender *and* the
+same content once the headers added in transit are set aside (``strip_trace_headers``).
+The same Message-ID with different content is a different message (a client that reuses
+Message-IDs, a corrected resend, or a forgery meant to shadow a real answer): it is stored
+under a key of its own, processed, and flagged in its stages (``same-message-id``) so an
+operator can see both. The key is still one column under one partial unique index, so two
+processes storing the same copy at once still store it once.
+
 Nothing a sender writes may stop a message being stored: the listener answers 451 to a
 failed store, and the sending server retries the same bytes for days. So the raw bytes go
 into a binary column as they are, and every header fact kept in a text column (Message-ID,
@@ -63,6 +71,21 @@ _UNSTORABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 class StoredMessage:
     id: int
     duplicate_of: int | None
+    #: An earlier message with the same Message-ID and sender but different content.
+    same_message_id_as: int | None = None
+
+
+#: The stage that flags a message sharing its Message-ID with different content.
+SAME_MESSAGE_ID = "same-message-id"
+
+
+def same_message_id_note(stages: list[dict[str, Any]] | None) -> str | None:
+    """The flag :func:`store_raw` left on a message whose Message-ID an earlier message with
+    different content has, as words for its outcome detail; None for any other message."""
+    for stage in stages or []:
+        if stage.get("stage") == "store" and stage.get("result") == SAME_MESSAGE_ID:
+            return str(stage.get("detail") or SAME_MESSAGE_ID)
+    return None
 
 
 @dataclass(frozen=True)
@@ -80,13 +103,26 @@ def dedupe_key(raw: bytes, message_id: str | None, sender: str | None) -> str:
 
     The normalised Message-ID with the sender when there is a Message-ID (so a forged
     Message-ID cannot shadow somebody else's message); otherwise a hash of the message
-    without its trace headers.
+    without its trace headers. A second message under the same Message-ID key whose content
+    differs gets :func:`variant_key` instead.
     """
     if message_id:
         basis = f"mid\0{message_id}\0{sender or ''}".encode()
     else:
-        basis = b"raw\0" + hashlib.sha256(strip_trace_headers(raw)).digest()
+        basis = b"raw\0" + content_digest(raw)
     return hashlib.sha256(basis).hexdigest()
+
+
+def content_digest(raw: bytes) -> bytes:
+    """SHA-256 of the message without the headers added in transit: equal for re-deliveries
+    of one message (over SMTP and again over IMAP, through a forwarder), different when
+    anything its author wrote differs."""
+    return hashlib.sha256(strip_trace_headers(raw)).digest()
+
+
+def variant_key(key: str, raw: bytes) -> str:
+    """The key of a message whose Message-ID key ``key`` is taken by different content."""
+    return hashlib.sha256(b"variant\0" + key.encode() + b"\0" + content_digest(raw)).hexdigest()
 
 
 def storable(text: str | None, limit: int) -> str | None:
@@ -165,14 +201,33 @@ def store_raw(session: Session, raw: bytes, envelope: Envelope, now: datetime) -
     new_id = _insert_unless_known(session, values)
     if new_id is not None:
         return StoredMessage(new_id, None)
-    original = session.scalar(
-        select(InboundMessage.id).where(
-            InboundMessage.dedupe_key == key, InboundMessage.duplicate_of_id.is_(None)
-        )
-    )
+    original = _original(session, key)
     if original is None:
         # The ON CONFLICT path found a copy that is gone again: the ordinary insert decides.
         return StoredMessage(_insert_with_savepoint(session, values), None)
+    same_id_as: int | None = None
+    if message_id and not _same_content(session, original, raw):
+        # Same Message-ID and sender, different content: a message of its own, under its
+        # own key (a second copy of *it* is then a duplicate of it), flagged.
+        same_id_as = original
+        key = variant_key(key, raw)
+        values["dedupe_key"] = key
+        values["stages"] = [
+            {
+                "stage": "store",
+                "result": SAME_MESSAGE_ID,
+                "detail": f"same Message-ID as #{original} but different content: "
+                "processed as a message of its own",
+                "at": now.isoformat(),
+            }
+        ]
+        new_id = _insert_unless_known(session, values)
+        if new_id is not None:
+            return StoredMessage(new_id, None, same_id_as)
+        original = _original(session, key)
+        if original is None:
+            return StoredMessage(_insert_with_savepoint(session, values), None, same_id_as)
+        values.pop("stages")
     row = InboundMessage(**values)
     row.duplicate_of_id = original
     row.state = InboundState.DUPLICATE
@@ -183,6 +238,28 @@ def store_raw(session: Session, raw: bytes, envelope: Envelope, now: datetime) -
     session.add(row)
     session.flush()
     return StoredMessage(row.id, original)
+
+
+def _original(session: Session, key: str) -> int | None:
+    """The processed (not duplicate) message stored under ``key``, if any."""
+    return session.scalar(
+        select(InboundMessage.id).where(
+            InboundMessage.dedupe_key == key, InboundMessage.duplicate_of_id.is_(None)
+        )
+    )
+
+
+def _same_content(session: Session, original: int, raw: bytes) -> bool:
+    """Is ``raw`` the message stored as ``original``, delivered again?
+
+    The same bytes are (checked by their SHA-256 first, no raw read); otherwise the two are
+    compared without their trace headers, line endings normalised.
+    """
+    row = InboundMessage.id == original
+    if session.scalar(select(InboundMessage.sha256).where(row)) == hashlib.sha256(raw).hexdigest():
+        return True  # a retry of the same bytes: the common case, and no raw read
+    stored = session.scalar(select(InboundMessage.raw).where(row))
+    return stored is not None and content_digest(bytes(stored)) == content_digest(raw)
 
 
 def _conflict_insert(dialect: str) -> postgresql.Insert | sqlite.Insert | None:

@@ -1,9 +1,21 @@
 """Read answers out of a reply: form lines, commentary and the general comment.
 
-People answer our request form in three ways: by typing after the colon of a form line (often
-in the *quoted* copy of our message: Outlook leaves that copy unprefixed, Gmail prefixes it
-with ``> ``), by writing lines such as ``BV8a.1: 1234`` at the top, and by writing free text
-(a general comment above the form, commentary under an item or on ``[CODE comment]:`` lines).
+People answer our request form in many ways (issue 13): by typing after the colon of a form
+line (often in the *quoted* copy of our message: Outlook leaves that copy unprefixed, Gmail
+prefixes it with ``> ``), by typing on their own line under a quoted form line (answering
+inline, as Apple Mail, Thunderbird and Outlook users do), by writing lines that start with a
+code at the top, by pasting rows or a whole table from a spreadsheet, and by writing free text
+(a general comment, commentary under an item or on ``[CODE comment]:`` lines).
+
+The answer grammar, for a line of the sender's own text (``docs/register.md`` says it for
+people): the line starts with one of the sender's codes, or ``[CODE]``, matched exactly but for
+letter case and with the code's own dots and spaces; then ``:`` or ``=``, or `` - `` / `` – ``,
+or a tab, or a run of spaces, or the item's title copied with the code (a spreadsheet row,
+``CODE<TAB>title<TAB>value``); then the answer. A ``-`` straight after the code's space and
+before a digit is a minus sign unless the form we sent says the item takes no negative
+figures ("Allowed: 0 to ..."), where it separates code and figure. A table is a header row
+naming a code column and a value column (a comment column too, any order, other columns
+allowed; tab- or space-separated) and then one row per item.
 
 The danger is reading our own text back as an answer. So, when we know the exact text we sent
 (``sent_form_text``), a form line counts only if its answer differs from what that line said
@@ -16,10 +28,27 @@ Decisions (each keeps a wrong figure from being stored silently):
 * No precedence between places: when the same code is answered in two places with different
   answers (say a top line and the quoted form), that is a *conflict*, reported, and neither is
   taken. The same answer twice is taken once.
-* Answers are not joined across lines. A mailer that wraps a form line so that the answer lands
-  on the next line leaves nothing readable on the item line; we note it rather than guess. Free
-  text directly under an item line is that item's comment, never its value; when such text
-  looks like a bare figure under an empty item line, a note says so.
+* Answers are not joined across lines of one form line. A mailer that wraps a form line so
+  that the answer lands on the next line leaves nothing readable on the item line; we note it
+  rather than guess.
+* Answering inline: under a copy of our form line whose answer is empty, the sender's next
+  non-empty lines (unquoted; in Outlook's unprefixed copy, lines that are not ours), past
+  blank lines and our own context lines ("Last period: ..."), are that item's answer *when the
+  first of them reads as one on its own*: a figure (maybe with a trailing note), n/a, nil, or
+  one whole milestone status (:func:`mailcapture.parsing.values.looks_like_answer`); the lines
+  after it are the item's comment. Any other text there ("Waiting for the reconciliation") is
+  the item's comment, never its value. This reverses an earlier rule (free text under an item
+  was always a comment): replies answered that way ended "comment-only, 0 accepted", and a
+  line that is nothing but a figure under an empty form line has no other reading. The scan
+  stops at the next form line, so nothing under another item is taken.
+* Trailing notes: ``2401 (provisional)`` and ``2401 - see note`` store 2401 and keep the note
+  as the item's comment (:func:`mailcapture.parsing.values.split_note`); a note with a figure
+  in it is left in the answer, which is then rejected.
+* No answer lost silently: a line of the sender's new text that starts with one of their item
+  codes is read as that item's answer, and when it cannot be read it is rejected with the
+  reason (by :func:`mailcapture.parsing.values.parse_value` or ``parse_status``), unless the
+  item is answered elsewhere in the reply, when the line is that item's comment. A line that
+  names an item code elsewhere in it is left out of the general comment with a note saying so.
 * Codes are matched to the form's codes ignoring case (the register compares codes that way).
   A code that is not on the sender's form is ignored with a note.
 * Free text is an item's comment only under a copy of a form item line (``[CODE] label:`` or
@@ -30,10 +59,16 @@ Decisions (each keeps a wrong figure from being stored silently):
   the next header block (Outlook quotes a whole thread). Older messages further down may hold
   an earlier answer of the sender's that would otherwise look like a fresh one.
 * The general comment is the sender's new text that is not a form line, not commentary under
-  an item and not a copy of our own text; it may stand above or below the top-posted lines
-  (a sign-off below them is kept rather than lost). Mobile and "-- " signatures and legal
-  disclaimers were already cut by :func:`mailcapture.parsing.quotes.split_reply`'s rules.
+  an item, not a copy of our own text and names none of their item codes; it may stand above
+  or below the top-posted lines. Greetings ("Hi team,"), sign-offs ("Thanks, Fiona",
+  "Regards") and the few short lines of signature after a sign-off are no commentary. Mobile
+  and "-- " signatures and legal disclaimers were already cut by
+  :func:`mailcapture.parsing.quotes.split_reply`'s rules.
 * Line numbers are 1-based, in the ``\\n``-normalised text.
+
+Linear in the text: each pass looks at a line a bounded number of times (the inline scan is
+bounded by the next form line), and the code patterns are one alternation matched at a line's
+start or searched once per line.
 """
 
 from __future__ import annotations
@@ -53,6 +88,7 @@ from mailcapture.parsing.quotes import (
     quote_depth,
     strip_quote_prefix,
 )
+from mailcapture.parsing.values import looks_like_answer, split_note
 
 __all__ = ["Answer", "FormLine", "FormReading", "find_form_lines", "read_reply"]
 
@@ -191,21 +227,63 @@ class _SentItem:
     answers: set[str]
 
 
+#: "Allowed: 0 to 20,000" under a form line: the lowest figure the item takes.
+_ALLOWED = re.compile(r"\bAllowed:\s*(?P<low>up to\b|[-\u2212]|[£$€]?\s*\d)", re.IGNORECASE)
+
+
 @dataclass
 class _SentForm:
+    """What we sent: the form lines with their answers, every line (normalised), the context
+    lines indented under form lines, and the codes whose sent range starts at 0 or above."""
+
     items: dict[tuple[str, Kind], _SentItem]
     lines: set[str]
+    context: set[str] = field(default_factory=set)
+    no_negatives: set[str] = field(default_factory=set)
 
     @classmethod
     def from_text(cls, text: str) -> _SentForm:
         items: dict[tuple[str, Kind], _SentItem] = {}
-        for fl in find_form_lines(text):
+        raw_lines = normalise_text(text).split("\n")
+        form_lines = {fl.line_no - 1: fl for fl in find_form_lines(text)}
+        for fl in form_lines.values():
             item = items.setdefault((fl.code.casefold(), fl.kind), _SentItem(fl.label, set()))
             item.answers.add(_norm(fl.answer))
-        lines = {_norm(strip_quote_prefix(line)) for line in normalise_text(text).split("\n")} - {
-            ""
-        }
-        return cls(items, lines)
+        lines = {_norm(strip_quote_prefix(line)) for line in raw_lines} - {""}
+        context: set[str] = set()
+        no_negatives: set[str] = set()
+        under: FormLine | None = None
+        for i, line in enumerate(raw_lines):
+            if i in form_lines:
+                under = form_lines[i]
+                continue
+            body = strip_quote_prefix(line)
+            if under is None or not body.strip() or not body[:1].isspace():
+                under = None
+                continue
+            context.add(_norm(body))
+            allowed = _ALLOWED.search(body)
+            if allowed and under.kind == "value":
+                low = allowed.group("low").casefold()
+                if low[:1] not in ("-", "\u2212") and not low.startswith("up"):
+                    no_negatives.add(under.code.casefold())
+        return cls(items, lines, context, no_negatives)
+
+    def title_stems(self, code: str) -> list[tuple[str, bool]]:
+        """The titles someone may copy with the code, as ``(stem, cut)``: our label, and our
+        label without its unit. ``cut`` when we shortened a long title with "...": a copied
+        title then need only start with the stem."""
+        item = self.items.get((code.casefold(), "value"))
+        if item is None or not item.label:
+            return []
+        label = _norm(item.label)
+        stems: list[tuple[str, bool]] = []
+        for stem in dict.fromkeys((label, re.sub(r"\s*\([^()]*\)$", "", label))):
+            cut = stem.endswith(("...", "…"))
+            stem = stem.rstrip(".…").rstrip() if cut else stem
+            if stem:
+                stems.append((stem, cut))
+        return stems
 
     @classmethod
     def from_texts(cls, texts: Sequence[str]) -> _SentForm:
@@ -219,13 +297,17 @@ class _SentForm:
         """
         items: dict[tuple[str, Kind], _SentItem] = {}
         lines: set[str] = set()
+        context: set[str] = set()
+        no_negatives: set[str] = set()
         for text in texts:
             one = _parsed_sent(text)
             for key, sent in one.items.items():
                 item = items.setdefault(key, _SentItem(sent.label, set()))
                 item.answers |= sent.answers
             lines |= one.lines
-        return cls(items, lines)
+            context |= one.context
+            no_negatives |= one.no_negatives
+        return cls(items, lines, context, no_negatives)
 
 
 @lru_cache(maxsize=4096)
@@ -267,6 +349,217 @@ def _read_against_sent(fl: FormLine, raw: str, item: _SentItem | None) -> _Read:
 
 
 # --------------------------------------------------------------------------------------------
+# The answer grammar: a line that starts with one of the sender's codes
+# --------------------------------------------------------------------------------------------
+
+
+def _code_regex(code: str) -> str:
+    """The code as written, any case, with its own dots and spaces (any run of spaces)."""
+    return r"\s+".join(re.escape(part) for part in code.split())
+
+
+@lru_cache(maxsize=256)
+def _line_start_pattern(codes: tuple[str, ...]) -> re.Pattern[str]:
+    """``CODE`` or ``[CODE]`` at the start of a line (after a bullet), then the rest.
+
+    Longest codes first, and a code must end where the text's code ends (``BV8a.1`` is not
+    the start of ``BV8a.10``, ``BV8a`` not of ``BV8a.1``).
+    """
+    alternatives = sorted({_code_regex(c) for c in codes if c.strip()}, key=len, reverse=True)
+    if not alternatives:
+        return re.compile(r"(?!)")
+    return re.compile(
+        rf"\s*{_BULLET}(?P<open>\[\s*)?(?P<code>{'|'.join(alternatives)})"
+        r"(?![A-Za-z0-9]|\.[A-Za-z0-9])"
+        rf"(?:\s+(?P<comment>{_COMMENT_WORD})(?![A-Za-z0-9]))?(?(open)\s*\])(?P<rest>.*)",
+        re.IGNORECASE,
+    )
+
+
+@lru_cache(maxsize=256)
+def _mention_pattern(codes: tuple[str, ...]) -> re.Pattern[str]:
+    """Any of the codes anywhere in a line, as a whole code."""
+    alternatives = sorted({_code_regex(c) for c in codes if c.strip()}, key=len, reverse=True)
+    if not alternatives:
+        return re.compile(r"(?!)")
+    return re.compile(
+        rf"(?<![A-Za-z0-9.])(?:{'|'.join(alternatives)})(?![A-Za-z0-9]|\.[A-Za-z0-9])",
+        re.IGNORECASE,
+    )
+
+
+_SEPARATORS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("colon", re.compile(r"\s*[:：=]\s*")),
+    ("dash", re.compile(r"\s*[-–—]\s+")),
+    ("tab", re.compile(r" *\t\s*")),
+    ("space", re.compile(r"\s+")),
+)
+
+
+def _separated(rest: str) -> tuple[str, str] | None:
+    """``(separator, answer)`` after a code: ``:`` or ``=``, `` - `` or `` – ``, a tab, a run
+    of spaces; ``("none", "")`` when nothing follows; None when the code runs into other text
+    (``BV8a.1's``)."""
+    if not rest.strip():
+        return "none", ""
+    for name, pattern in _SEPARATORS:
+        m = pattern.match(rest)
+        if m:
+            return name, rest[m.end() :].strip()
+    return None
+
+
+_AFTER_TITLE = re.compile(r"\s*(?:[:：=]|[-–—](?=\s)|\t)?\s*")
+
+
+_CELL_GAP = re.compile(r" *\t\s*| {2,}")
+
+
+def _without_title(answer: str, stems: Sequence[tuple[str, bool]]) -> str:
+    """The answer without the item's title copied in front of it (a pasted spreadsheet row,
+    ``CODE<TAB>title<TAB>value``, or ``CODE title: value``).
+
+    A pasted row's cells are apart by a tab or a run of spaces (:func:`normalise_text` turns
+    a tab into four spaces); a title we cut with "..." then need only start the first cell.
+    """
+    if not stems:
+        return answer
+    cells = _CELL_GAP.split(answer, maxsplit=1)
+    if len(cells) == 2:
+        first = _norm(cells[0])
+        for stem, cut in stems:
+            if first == stem or (cut and first.startswith(stem)):
+                return cells[1].strip()
+    for stem, cut in stems:
+        if cut:
+            continue
+        words = r"\s+".join(re.escape(w) for w in stem.split())
+        m = re.match(words, answer, re.IGNORECASE)
+        if m:
+            after = _AFTER_TITLE.match(answer, m.end())
+            end = after.end() if after else m.end()
+            if end == len(answer) or end > m.end():
+                return answer[end:].strip()
+    return answer
+
+
+@dataclass(frozen=True)
+class _Loose:
+    code: str
+    kind: Kind
+    separator: str
+    answer: str
+
+
+def _read_line_start(body: str, pattern: re.Pattern[str], sent: _SentForm | None) -> _Loose | None:
+    """One line of the grammar, or None when the line does not start with a code."""
+    m = pattern.match(body)
+    if m is None:
+        return None
+    separated = _separated(m.group("rest"))
+    if separated is None:
+        return None
+    separator, answer = separated
+    code = m.group("code")
+    kind: Kind = "comment" if m.group("comment") else "value"
+    if kind == "value" and sent is not None:
+        answer = _without_title(answer, sent.title_stems(code))
+    if "\t" in answer:
+        answer = re.sub(r"\s*\t\s*", "  ", answer).strip()
+    # "CODE -5": a minus sign only where the item takes negative figures. Where the form we
+    # sent says it does not ("Allowed: 0 to ..."), the dash separates code and figure.
+    if (
+        kind == "value"
+        and separator == "space"
+        and re.match(r"[-–\u2212]\d", answer)
+        and sent is not None
+        and code.casefold() in sent.no_negatives
+    ):
+        answer = answer[1:]
+    return _Loose(code, kind, separator, answer)
+
+
+# --------------------------------------------------------------------------------------------
+# Tables pasted from a spreadsheet
+# --------------------------------------------------------------------------------------------
+
+_HEADER_WORDS: dict[str, tuple[str, ...]] = {
+    "code": ("code", "item", "item code", "ref", "reference", "component", "measure", "id"),
+    "value": ("value", "figure", "answer", "actual", "result", "status", "data", "return"),
+    "comment": ("comment", "comments", "note", "notes", "commentary", "remarks"),
+}
+
+
+def _cells(body: str) -> list[str]:
+    """A table row's cells: split on tabs when there are any, else on runs of 2+ spaces."""
+    if "\t" in body:
+        return [c.strip() for c in body.split("\t")]
+    return [c.strip() for c in re.split(r" {2,}", body.strip())]
+
+
+def _cell_starts(body: str) -> list[int]:
+    """Where each cell of a space-aligned row starts."""
+    return [m.start() for m in re.finditer(r"(?:(?<=^)|(?<=  ))\S", body)]
+
+
+#: How far a cell may start from its heading and still be under it.
+_ALIGNMENT_SLACK = 2
+
+
+def _row_cells(body: str, header: str) -> list[str]:
+    """A row's cells in the header's columns. Tabs keep empty cells; in a space-aligned row
+    an empty cell leaves no trace, so a row with fewer cells than the header puts each cell
+    under the heading it starts at (give or take two characters), and when a cell starts
+    under none, the cells are taken in order."""
+    cells = _cells(body)
+    if "\t" in body or len(cells) >= len(_cells(header)):
+        return cells
+    starts = _cell_starts(header)
+    placed = [""] * len(starts)
+    for start, cell in zip(_cell_starts(body), cells, strict=False):
+        column = min(range(len(starts)), key=lambda k: abs(starts[k] - start))
+        if placed[column] or abs(starts[column] - start) > _ALIGNMENT_SLACK:
+            return cells  # not aligned under the headings after all
+        placed[column] = cell
+    return placed
+
+
+def _header_columns(body: str) -> dict[str, int] | None:
+    """Which column holds the code, the value and the comment, from a header row."""
+    if "\t" not in body and "  " not in body.strip():
+        return None
+    columns: dict[str, int] = {}
+    for i, cell in enumerate(_cells(body)):
+        word = _norm(cell).rstrip(":")
+        for name, words in _HEADER_WORDS.items():
+            if word in words and name not in columns:
+                columns[name] = i
+    if "code" in columns and "value" in columns:
+        return columns
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Greetings and sign-offs
+# --------------------------------------------------------------------------------------------
+
+_NAME = r"(?:[A-Z][A-Za-z'’.-]*(?:\s+[A-Z][A-Za-z'’.-]*){0,2})"
+_GREETING = re.compile(
+    r"(?i:hi|hello|hey|hiya|dear|morning|afternoon|good\s+(?:morning|afternoon|evening))"
+    rf"(?:[\s,]+(?:{_NAME}|(?i:all|team|everyone|there|folks)))?\s*[,.!]*"
+)
+_SIGN_OFF = re.compile(
+    r"(?i:(?:many\s+|kind\s+|best\s+|warm(?:est)?\s+|with\s+)?(?:thanks|thank\s+you|regards"
+    r"|wishes)(?:\s+again)?|cheers|best|ta|thx|all\s+the\s+best|speak\s+soon"
+    r"|yours\s+(?:sincerely|faithfully))"
+    rf"(?:[\s,]+{_NAME})?\s*[,.!]*"
+)
+#: A signature after a sign-off: a few short lines (name, job, team, telephone).
+_SIGNATURE_LINES = 8
+_SIGNATURE_WIDTH = 72
+
+
+# --------------------------------------------------------------------------------------------
 # Reading a reply
 # --------------------------------------------------------------------------------------------
 
@@ -278,6 +571,10 @@ class _Candidate:
     text: str
     source: Source
     line_no: int
+    #: The whole line, when it only starts with the code and reads as no answer ("BV8a.1
+    #: should be 1,240, sorry"): the item's value (rejected, with the reason) when nothing
+    #: else answers the item, and, whole, its comment when something does.
+    weak: str = ""
 
 
 #: Notes kept per reply. A reply of thousands of form lines for codes we never sent would
@@ -294,6 +591,9 @@ class _Reader:
     known: dict[str, str]
     ambiguous_codes: set[str]
     form_lines: dict[int, FormLine]
+    start_pattern: re.Pattern[str] = field(default_factory=lambda: _line_start_pattern(()))
+    checkpoint: Checkpoint = _go_on
+    loose_lines: set[int] = field(default_factory=set)
     candidates: list[_Candidate] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     consumed: set[int] = field(default_factory=set)
@@ -316,7 +616,7 @@ class _Reader:
         return [*self.ignored, more]
 
     def canonical(self, code: str) -> str | None:
-        cf = code.casefold()
+        cf = _code_key(code)
         if cf in self.ambiguous_codes:
             self.note(f"{code} matches more than one code on your form (letter case); not taken")
             return None
@@ -340,6 +640,11 @@ class _Reader:
             source = "top"
         else:
             source = "form-in-place"
+        if source == "top" and not fl.label and not read.unclear:
+            # The one grammar for a line the sender typed: "[CODE] - 1234", a copied title.
+            loose = _read_line_start(strip_quote_prefix(raw), self.start_pattern, self.sent)
+            if loose is not None and loose.kind == fl.kind:
+                read = _Read(loose.answer, matches_sent_label=False)
 
         if not in_new and self.roles[idx] != "replied-to":
             # An older message further down the thread: an earlier answer of the sender's
@@ -380,9 +685,24 @@ class _Reader:
         is_item_line = bracketed and (
             bool(fl.label) or read.matches_sent_label or fl.kind == "comment"
         )
-        below_indices = self._below_indices(idx) if is_item_line else []
-        below = "\n".join(strip_quote_prefix(self.lines[j]).strip() for j in below_indices)
         answer = read.answer
+        interleaved = is_item_line and item is not None and (fl.kind == "comment" or not answer)
+        if interleaved:
+            below_indices = self._interleaved_indices(idx)
+        else:
+            below_indices = self._below_indices(idx) if is_item_line else []
+        value_indices: list[int] = []
+        if (
+            interleaved
+            and fl.kind == "value"
+            and below_indices
+            and looks_like_answer(strip_quote_prefix(self.lines[below_indices[0]]))
+        ):
+            # Answered inline: the figure or status typed on its own line under our empty
+            # form line (Apple Mail, Thunderbird, Outlook). Text after it is the comment.
+            value_indices, below_indices = below_indices[:1], below_indices[1:]
+            answer = strip_quote_prefix(self.lines[value_indices[0]]).strip()
+        below = "\n".join(strip_quote_prefix(self.lines[j]).strip() for j in below_indices)
         if fl.kind == "comment" and below:
             answer = f"{answer}\n{below}" if answer else below
             below = ""
@@ -397,22 +717,68 @@ class _Reader:
             )
         take = bool(answer) and not untouched
         if not take and not below:
+            if source == "top" and fl.kind == "value" and not answer and not fl.label:
+                self.note(
+                    f"{fl.code}: the line names the code but gives no answer; nothing was "
+                    f"stored for it. Write the answer after the code, e.g. {fl.code}: 1234"
+                )
             return
         self.consumed.update(below_indices)
+        self.consumed.update(value_indices)
         code = self.canonical(fl.code)
         if code is None:
             return
-        if take:
+        if take and fl.kind == "value":
+            weak = idx in self.loose_lines and not looks_like_answer(answer)
+            line_text = strip_quote_prefix(raw).strip() if weak else ""
+            self.add_value(code, answer, source, fl.line_no, line_text)
+        elif take:
             self.candidates.append(_Candidate(code, fl.kind, answer, source, fl.line_no))
         if below:
             first = below_indices[0] + 1
             self.candidates.append(_Candidate(code, "comment", below, source, first))
-            if fl.kind == "value" and not answer and re.fullmatch(r"[\d.,£%\s-]+", below):
-                self.note(
-                    f"{code}: the answer after the colon was empty and the line below reads "
-                    f"'{below}'; we took that as a comment, not as the figure. Please put the "
-                    "figure after the colon"
-                )
+
+    def add_value(
+        self, code: str, text: str, source: Source, line_no: int, weak_line: str = ""
+    ) -> None:
+        """A value, with a trailing note ("2401 (provisional)") kept as the item's comment.
+
+        ``weak_line``: the whole line, when it only starts with the code and reads as no
+        answer (see :attr:`_Candidate.weak`)."""
+        value, note = split_note(text)
+        self.candidates.append(_Candidate(code, "value", value, source, line_no, weak_line))
+        if note:
+            self.candidates.append(_Candidate(code, "comment", note, source, line_no))
+
+    def _interleaved_indices(self, idx: int) -> list[int]:
+        """The sender's lines under a form line of ours, past blank lines and our own context
+        lines ("Last period: ..."): up to the next blank line, quoted line or form line.
+
+        Bounded by the next form line, so each line is looked at for one form line at most.
+        The sender's lines are unquoted; in Outlook's unprefixed copy, they are the lines that
+        are not ours.
+        """
+        assert self.sent is not None
+        depth = quote_depth(self.lines[idx])
+        j = idx + 1
+        while j < len(self.lines):
+            body = strip_quote_prefix(self.lines[j]).strip()
+            if j in self.form_lines or quote_depth(self.lines[j]) > depth:
+                return []
+            if body and _norm(body) not in self.sent.context:
+                break
+            j += 1
+        out = []
+        while j < len(self.lines):
+            line = self.lines[j]
+            body = line.strip()
+            if not body or j in self.form_lines or quote_depth(line) > 0:
+                break
+            if self.roles[j] == "other" or _norm(body) in self.sent.lines:
+                break
+            out.append(j)
+            j += 1
+        return out
 
     def _below_indices(self, idx: int) -> list[int]:
         """Lines directly under an item: until a blank line, a form line or a deeper quote."""
@@ -439,8 +805,12 @@ _MAX_LISTED = 5
 
 def _resolve(candidates: Iterable[_Candidate], reader: _Reader) -> tuple[list[Answer], list[str]]:
     """One answer per code and kind: equal answers merge, different values conflict."""
+    candidates = list(candidates)
+    answered = {c.code for c in candidates if c.kind == "value" and not c.weak}
     groups: dict[tuple[str, Kind], list[_Candidate]] = {}
     for c in candidates:
+        if c.weak and c.code in answered:
+            c = _Candidate(c.code, "comment", c.weak, c.source, c.line_no)
         groups.setdefault((c.code, c.kind), []).append(c)
     answers: list[Answer] = []
     conflicts: list[str] = []
@@ -476,13 +846,54 @@ def _resolve(candidates: Iterable[_Candidate], reader: _Reader) -> tuple[list[An
 _BLANK_RUN = re.compile(r"\n{3,}")
 
 
-def _general_comment(reader: _Reader) -> str:
+def _signature_after(reader: _Reader, i: int) -> list[int]:
+    """The lines after a sign-off that are its signature: the rest of that piece of the
+    sender's text, when it is a few short lines (name, job, team, telephone)."""
+    out: list[int] = []
+    for j in range(i + 1, len(reader.lines)):
+        if reader.roles[j] != "new" or j in reader.form_lines or j in reader.consumed:
+            break
+        line = reader.lines[j].strip()
+        if line:
+            out.append(j)
+        if len(out) > _SIGNATURE_LINES or len(line) > _SIGNATURE_WIDTH:
+            return []
+    return out
+
+
+def _general_comment(reader: _Reader, mentions: re.Pattern[str]) -> str:
+    """The sender's new text that names no code of theirs and is no greeting or sign-off.
+
+    A line that names one of the sender's item codes but was not read as an answer is left
+    out, with a note: an answer must never hide in the general comment (issue 13).
+    """
     keep: list[str] = []
+    skip: set[int] = set()
     for i, line in enumerate(reader.lines):
+        if i % CHECK_EVERY == CHECK_EVERY - 1:
+            reader.checkpoint()
         if reader.roles[i] != "new" or i in reader.form_lines or i in reader.consumed:
             keep.append("")
             continue
-        if reader.sent is not None and _norm(line) in reader.sent.lines:
+        stripped = line.strip()
+        if i in skip or (reader.sent is not None and _norm(line) in reader.sent.lines):
+            keep.append("")
+            continue
+        if _GREETING.fullmatch(stripped):
+            keep.append("")
+            continue
+        if _SIGN_OFF.fullmatch(stripped):
+            skip.update(_signature_after(reader, i))
+            keep.append("")
+            continue
+        named = mentions.search(stripped)
+        if named:
+            shown = stripped if len(stripped) <= 80 else stripped[:77] + "..."
+            reader.note(
+                f"'{shown}' names {named.group()} but we could not read an answer from it, so "
+                f"nothing was stored from that line. To answer, start a line with the code: "
+                f"{named.group()}: 1234"
+            )
             keep.append("")
             continue
         keep.append(line.rstrip())
@@ -494,11 +905,76 @@ def _general_comment(reader: _Reader) -> str:
     return "\n".join(line.strip() for line in text.split("\n")).strip()
 
 
+def _read_tables(reader: _Reader) -> None:
+    """Blocks pasted from a spreadsheet: a header row naming a code and a value column (a
+    comment column too, in any order, among other columns), then one row per item.
+
+    Only the sender's unquoted new text. A row whose code cell is not one of the sender's
+    codes ends the table; the rows read are answers, and the header and rows are no part of
+    the general comment.
+    """
+    i = 0
+    n = len(reader.lines)
+    while i < n:
+        line = reader.lines[i]
+        if reader.roles[i] != "new" or quote_depth(line) > 0 or i in reader.form_lines:
+            i += 1
+            continue
+        columns = _header_columns(line)
+        if columns is None:
+            i += 1
+            continue
+        j = i + 1
+        while j < n and reader.roles[j] == "new" and reader.lines[j].strip():
+            cells = _row_cells(reader.lines[j], line)
+            code_cell = cells[columns["code"]] if columns["code"] < len(cells) else ""
+            code_cell = code_cell.strip().strip("[]").strip()
+            key = " ".join(code_cell.split()).casefold()
+            if key not in reader.known:
+                break
+            code = reader.canonical(code_cell)
+            value = cells[columns["value"]] if columns["value"] < len(cells) else ""
+            note_col = columns.get("comment")
+            note = cells[note_col] if note_col is not None and note_col < len(cells) else ""
+            if code is not None and value:
+                reader.add_value(code, value, "top", j + 1)
+            if code is not None and note:
+                reader.candidates.append(_Candidate(code, "comment", note, "top", j + 1))
+            reader.form_lines.pop(j, None)
+            reader.consumed.add(j)
+            j += 1
+        if j > i + 1:
+            reader.consumed.add(i)
+        i = j
+
+
+def _read_grammar_lines(reader: _Reader) -> None:
+    """Lines of the sender's new text that start with one of their codes and are no strict
+    form line (``CODE - 1234``, ``CODE 1234``, ``CODE<TAB>title<TAB>1234``): form lines too."""
+    for i, line in enumerate(reader.lines):
+        if i % CHECK_EVERY == CHECK_EVERY - 1:
+            reader.checkpoint()
+        if i in reader.form_lines or i in reader.consumed or reader.roles[i] != "new":
+            continue
+        if quote_depth(line) > 0 or (reader.sent is not None and _norm(line) in reader.sent.lines):
+            continue
+        loose = _read_line_start(line, reader.start_pattern, reader.sent)
+        if loose is not None:
+            reader.form_lines[i] = FormLine(loose.code, "", loose.answer, i + 1, False, loose.kind)
+            if loose.separator != "colon":
+                reader.loose_lines.add(i)
+
+
+def _code_key(code: str) -> str:
+    """Codes compare ignoring case and the width of their spaces."""
+    return " ".join(code.split()).casefold()
+
+
 def _known_codes(codes: Collection[str]) -> tuple[dict[str, str], set[str]]:
     known: dict[str, str] = {}
     ambiguous: set[str] = set()
     for code in codes:
-        cf = code.casefold()
+        cf = _code_key(code)
         if cf in known and known[cf] != code:
             ambiguous.add(cf)
         known[cf] = code
@@ -529,7 +1005,25 @@ def read_reply(
         sent = _SentForm.from_text(sent_form_text)
     else:
         sent = _SentForm.from_texts(sent_form_text)
-    reader = _Reader(lines, roles, sent, known, ambiguous, form_lines)
+    # Loose lines are read for the sender's item codes only: with the form we sent, those
+    # with a value line on it (an indicator's code names only its comment line).
+    item_codes = tuple(
+        c for c in known_codes if sent is None or (c.casefold(), "value") in sent.items
+    )
+    reader = _Reader(
+        lines,
+        roles,
+        sent,
+        known,
+        ambiguous,
+        form_lines,
+        start_pattern=_line_start_pattern(tuple(known_codes)),
+        checkpoint=checkpoint,
+    )
+    _read_tables(reader)
+    reader.start_pattern = _line_start_pattern(item_codes)
+    _read_grammar_lines(reader)
+    reader.start_pattern = _line_start_pattern(tuple(known_codes))
     for n, idx in enumerate(sorted(form_lines)):
         if n % CHECK_EVERY == CHECK_EVERY - 1:
             checkpoint()
@@ -538,7 +1032,7 @@ def read_reply(
     checkpoint()
     return FormReading(
         answers=answers,
-        general_comment=_general_comment(reader),
+        general_comment=_general_comment(reader, _mention_pattern(item_codes)),
         ignored=reader.all_notes(),
         conflicts=conflicts,
     )

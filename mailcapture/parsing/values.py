@@ -14,8 +14,12 @@ guessed. In particular:
 * A unit that contradicts the component's unit (``£`` for a ``%`` item, ``%`` for a count)
   is rejected. For unit ``number`` one trailing plain noun is allowed (``1,480 invoices``),
   because people label counts; words that change the meaning (``more``, ``ytd``, ``k``) are not.
-* Notes in brackets are rejected unless they only mark an estimate (``120 (estimate)``): the
-  comment line is the place for notes, and dropping them silently could hide a caveat.
+* A trailing note (``2401 (provisional, ONS revise next month)``, ``2401 - see note``) is split
+  off before the figure is read, by :func:`split_note`, and kept as the item's comment: the
+  figure is plain and the caveat is not lost. A note with a digit in it stays part of the
+  answer and is rejected (``1234 (was 1200)``: which figure is meant?). :func:`parse_value`
+  itself still rejects a bracketed note, for a caller that did not split it: it cannot keep
+  the note, and dropping it silently could hide a caveat.
 * Abbreviated multipliers (``1.2m``, ``12k``), scientific notation, a dash alone (zero or
   n/a?), ``120+`` and superscript or fraction characters are rejected.
 * ``nil``, ``none``, ``zero`` are 0. ``n/a``, ``tbc``, ``unknown``... are not available, also
@@ -43,9 +47,11 @@ __all__ = [
     "MilestoneStatus",
     "ParsedStatus",
     "ParsedValue",
+    "looks_like_answer",
     "parse_status",
     "parse_uk_date",
     "parse_value",
+    "split_note",
 ]
 
 
@@ -53,7 +59,7 @@ __all__ = [
 class ParsedValue:
     """One answer read against a component's unit; ``reason`` explains rejections to the sender."""
 
-    kind: Literal["number", "not_available", "rejected", "empty"]
+    kind: Literal["number", "not_available", "rejected", "empty", "confirm"]
     value: Decimal | None = None
     reason: str | None = None
     available_from: date | None = None
@@ -188,6 +194,9 @@ _NA_WHEN = re.compile(
     r"|expected|due|available)\s+(?:on\s+|from\s+)?(?P<when>[^)]+?))?\s*\)?",
     re.IGNORECASE,
 )
+#: "CODE: confirm" keeps a figure we held as implausible (see mailflow/apply.py); the word
+#: alone, so "confirm 40" is still read as a figure with words around it and rejected.
+_CONFIRM = re.compile(r"confirm(?:ed)?", re.IGNORECASE)
 _ZERO_WORDS = re.compile(r"nil|none|zero|nought|nothing", re.IGNORECASE)
 _ESTIMATE_BEFORE = re.compile(
     r"^(?:approx(?:imately|\.)?|c\.|ca\.|c(?= ?\d)|circa|about|around|roughly|est(?:imated?|\.)?"
@@ -352,7 +361,8 @@ def parse_value(answer: str, unit: str, today: date) -> ParsedValue:
 
     ``unit`` is the register's unit: ``number``, ``%``, ``£``, ``days``, ``kg``, ``tonnes``...
     Returns kind ``number`` (value set, maybe ``estimated``), ``not_available`` (reason is the
-    phrase given, available_from when a date came with it), ``empty`` or ``rejected``.
+    phrase given, available_from when a date came with it), ``confirm`` (the word alone:
+    keep the figure held for confirmation), ``empty`` or ``rejected``.
     """
     if any(unicodedata.category(ch) == "No" for ch in answer):
         # Superscripts, fractions, circled digits: NFKC would turn "100²" into "1002".
@@ -362,6 +372,8 @@ def parse_value(answer: str, unit: str, today: date) -> ParsedValue:
         text = text[:-1].rstrip()
     if not text:
         return ParsedValue(kind="empty")
+    if _CONFIRM.fullmatch(text):
+        return ParsedValue(kind="confirm")
     na = _not_available(text, original, today)
     if na is not None:
         return na
@@ -497,6 +509,91 @@ def _is_plain_noun(words: str) -> bool:
         and w not in _MEANING_WORDS
         and _canonical_unit_word(w) is None
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Trailing notes, and what an answer looks like
+# --------------------------------------------------------------------------------------------
+
+_ESTIMATE_WORD = (
+    r"(?:approx(?:imately|\.)?|c\.|ca\.|circa|about|around|roughly|est(?:imated?|\.)?|~|≈)"
+)
+#: One figure as people type it, with what may stand around it: an estimate word, a sign, a
+#: currency, a percent sign and one word (a unit or a label: "12 days", "1,480 invoices").
+#: Loose on purpose: it only decides where a note starts; :func:`parse_value` reads the figure.
+_FIGURE = re.compile(
+    rf"(?:{_ESTIMATE_WORD}\s*)?[-+\u2212]?\s*[£$€]?\s*\.?\d[\d,.' \u00a0\u202f]*"
+    r"(?:\s*%|\s*[A-Za-z][A-Za-z'-]*)?",
+    re.IGNORECASE,
+)
+_DASH_SEPARATOR = re.compile(r"\s+[-–—]\s+")
+_ONLY_ESTIMATE = re.compile(rf"{_ESTIMATE_WORD}|approximate|estimate", re.IGNORECASE)
+#: Longer than any figure with its unit and estimate word; a longer head is no figure, and
+#: the check stays cheap on a 10,000-character line.
+_LONGEST_FIGURE = 60
+
+
+def _is_figure(head: str) -> bool:
+    """One figure as people type it (see :data:`_FIGURE`), not two (``12 15``)."""
+    return (
+        len(head) <= _LONGEST_FIGURE
+        and _FIGURE.fullmatch(head) is not None
+        and not re.search(r"\d\s+\d", head.replace(",", ""))
+    )
+
+
+def split_note(answer: str) -> tuple[str, str]:
+    """``(figure, note)`` from ``2401 (provisional)`` or ``2401 - see note``; else ``(answer, "")``.
+
+    Split only when what comes before the note is one figure as people type it and the note
+    has letters and no digit in it. A note with a figure in it (``1234 (was 1200)``, ``10 -
+    12``) is left whole, so :func:`parse_value` rejects it: we could not tell which figure is
+    meant. An estimate marker (``120 (est)``) is not a note: :func:`parse_value` reads it as
+    an estimate. ``n/a - system down`` is not split either (its head is no figure): the whole
+    answer is the not-available reason. Linear: the first bracket or dash decides.
+    """
+    text = answer.strip()
+    candidates: list[tuple[str, str]] = []
+    opening = text.find("(")
+    if opening > 0 and text.rstrip(".").endswith(")") and text.count("(") == 1:
+        candidates.append((text[:opening], text.rstrip(".")[opening + 1 : -1]))
+    dash = _DASH_SEPARATOR.search(text)
+    if dash is not None and dash.start() > 0:
+        candidates.append((text[: dash.start()], text[dash.end() :]))
+    for head, note in candidates:
+        head, note = head.strip(), note.strip().rstrip(".").strip()
+        if ")" in note or not re.search(r"[^\W\d_]", note) or re.search(r"\d", note):
+            continue
+        if _ONLY_ESTIMATE.fullmatch(note):
+            continue
+        if _is_figure(head):
+            return head, note
+    return text, ""
+
+
+def looks_like_answer(text: str) -> bool:
+    """Whether a line, on its own, reads as an answer: a figure (with maybe a note), a
+    not-available phrase, nil, or one whole milestone status ("on track", "complete 3 May").
+
+    Used for a line typed under a quoted form line (interleaved answering): such a line is
+    the item's value when it looks like one, and its comment otherwise. A sentence that only
+    starts with a status word ("Delayed by the contractor's insolvency") is a comment.
+    """
+    t = _clean(text)
+    if not t:
+        return False
+    head, _note = split_note(t)
+    if _is_figure(head.rstrip(".")):
+        return True
+    if _NA_START.match(t) or _ZERO_WORDS.fullmatch(t.rstrip(".")):
+        return True
+    if _CONFIRM.fullmatch(t.rstrip(".").strip()):
+        return True
+    status = _status_text(t)
+    if status in _PHRASE_TO_STATUS:
+        return True
+    m = _COMPLETE_WITH_DATE.fullmatch(status)
+    return m is not None and re.search(r"\d", m.group("date")) is not None
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
-"""The ``mail`` section of the register, as stored by the last load."""
+"""The ``mail`` and ``capture`` sections of the register, as stored by the last load."""
 
 from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.orm import Session
 
 from mailcapture.db.models import ServiceSetting
-from mailcapture.register.model import MailSpec
+from mailcapture.register.model import CaptureSpec, MailSpec
 from mailcapture.settings import SettingsError
 
 
@@ -22,3 +24,21 @@ def mail_settings(session: Session) -> MailSpec:
 def reply_address(mail: MailSpec, token: str) -> str:
     """``returns+TOKEN@domain``: the token rides in the sub-address of the reply address."""
     return f"{mail.reply_local}{mail.separator}{token}@{mail.reply_domain}"
+
+
+def capture_settings(session: Session) -> CaptureSpec:
+    """The ``capture`` section; its defaults when the register never set one.
+
+    A stored factor that cannot be read (the row edited by hand) raises rather than falling
+    back silently: a factor nobody chose would decide which figures count.
+    """
+    row = session.get(ServiceSetting, "capture")
+    if row is None:
+        return CaptureSpec()
+    try:
+        factor = Decimal(str(row.value["plausibility_factor"]))
+    except (KeyError, TypeError, InvalidOperation) as exc:
+        raise SettingsError(
+            "the stored capture settings cannot be read: run `mailcapture load` again"
+        ) from exc
+    return CaptureSpec(plausibility_factor=factor)

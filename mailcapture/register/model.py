@@ -171,6 +171,13 @@ class MailSpec:
 
 
 @dataclass(frozen=True)
+class CaptureSpec:
+    """The register's ``capture`` section; the defaults hold when it has none."""
+
+    plausibility_factor: Decimal = Decimal(10)
+
+
+@dataclass(frozen=True)
 class HistoryValue:
     component: str
     period: Period
@@ -193,6 +200,7 @@ class Register:
     bank_holidays: list[tuple[date, str]] = field(default_factory=list)
     history: list[HistoryValue] = field(default_factory=list)
     mail: MailSpec | None = None
+    capture: CaptureSpec = field(default_factory=CaptureSpec)
 
     def derived_roles(self) -> dict[str, set[Role]]:
         """Roles that follow from indicators and projects, by person."""

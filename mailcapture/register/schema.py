@@ -223,6 +223,14 @@ class BankHolidayDoc(Strict):
     name: Text
 
 
+class CaptureDoc(Strict):
+    """How replies are checked before their figures count (the ``capture`` section)."""
+
+    #: A figure more than this many times larger or smaller than both the component's last
+    #: value and its value a year before is held until the sender confirms it.
+    plausibility_factor: Number = Field(default=Decimal(10), gt=1, le=1_000_000)
+
+
 class MailDoc(Strict):
     council: Text = "the council"
     from_: Text = Field(alias="from")

@@ -20,7 +20,7 @@ from mailcapture.db import models as m
 from mailcapture.db.models.base import Retirable
 from mailcapture.db.periods import PeriodStore
 from mailcapture.domain.enums import Role, SubmissionSource, SubmissionState
-from mailcapture.register.model import Register
+from mailcapture.register.model import CaptureSpec, Register
 from mailcapture.register.validate import roles_of
 
 T = TypeVar("T", bound=m.Base)
@@ -527,6 +527,7 @@ class _Sync:
             self.changes.note("component_values", "updated" if row else "added", label)
 
     def sync_settings(self, reg: Register) -> None:
+        self.sync_capture(reg)
         if reg.mail is None:
             return
         value = asdict(reg.mail)
@@ -537,6 +538,18 @@ class _Sync:
         elif row.value != value:
             row.value = value
             self.changes.note("service_settings", "updated", "mail")
+
+    def sync_capture(self, reg: Register) -> None:
+        """The ``capture`` section, stored only when it differs from what is stored (or,
+        with nothing stored, from the defaults the readers assume)."""
+        value = {"plausibility_factor": str(reg.capture.plausibility_factor)}
+        row = self.session.get(m.ServiceSetting, "capture")
+        if row is None and reg.capture != CaptureSpec():
+            self.session.add(m.ServiceSetting(key="capture", value=value))
+            self.changes.note("service_settings", "added", "capture")
+        elif row is not None and row.value != value:
+            row.value = value
+            self.changes.note("service_settings", "updated", "capture")
 
 
 def sync_register(session: Session, register: Register, now: datetime) -> Changes:

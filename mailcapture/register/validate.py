@@ -22,6 +22,7 @@ from mailcapture.domain.frequency import COLLECTED_KIND
 from mailcapture.domain.periods import PeriodError, PeriodKind, parse_period
 from mailcapture.register import schema
 from mailcapture.register.model import (
+    CaptureSpec,
     ComponentSpec,
     DepartmentSpec,
     EscalationStep,
@@ -58,7 +59,7 @@ LIST_SECTIONS = {
     "authority": schema.AuthorityDoc,
     "bank_holidays": schema.BankHolidayDoc,
 }
-SINGLE_SECTIONS = {"timetable", "mail"}
+SINGLE_SECTIONS = {"timetable", "mail", "capture"}
 MAPPING_SECTIONS = {"history"}
 
 #: Which period kinds may carry a target or history value, by collection frequency.
@@ -210,6 +211,7 @@ class _Checker:
         self.collect_holidays(holidays, register)
         self.collect_timetable(register)
         self.collect_mail(register)
+        self.collect_capture(register)
         self.collect_history(register)
         return register
 
@@ -597,6 +599,15 @@ class _Checker:
                 team,
                 doc.authserv_id,
             )
+
+    def collect_capture(self, reg: Register) -> None:
+        found = self.single("capture")
+        if found is None:
+            return
+        raw, where = found
+        doc = self.validate_one(schema.CaptureDoc, raw, where)
+        if doc is not None:
+            reg.capture = CaptureSpec(doc.plausibility_factor)
 
     def collect_history(self, reg: Register) -> None:
         components = {c.code: c for c in reg.components}

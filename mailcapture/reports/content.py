@@ -39,6 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailcapture.db import models as m
+from mailcapture.domain.completion import completion_date
 from mailcapture.domain.enums import MilestoneStatus, ReportKind
 from mailcapture.domain.periods import Period, PeriodKind
 from mailcapture.progress import NO_PROGRESS, Progress
@@ -98,6 +99,8 @@ class MilestoneEntry:
     title: str
     is_overall: bool
     due: date | None
+    #: The actual completion date as known at the period's end: the one sent with
+    #: "complete" wins over the register's (see :mod:`mailcapture.domain.completion`).
     completed_on: date | None
     #: Latest status sent for a period ending by the report period's end.
     status: MilestoneStatus | None
@@ -356,7 +359,11 @@ def _projects(
                 title=ms.title,
                 is_overall=ms.is_overall,
                 due=ms.due_date,
-                completed_on=ms.completed_on,
+                completed_on=completion_date(
+                    statuses[ms.id].completed_on if ms.id in statuses else None,
+                    ms.completed_on,
+                    period.end,
+                ),
                 status=statuses.get(ms.id, (None, None))[0],
                 status_period=statuses.get(ms.id, (None, None))[1],
                 comments=notes.get(ms.id, []),
@@ -377,7 +384,8 @@ def _projects(
                 owner=owner,
                 is_key=project.is_key,
                 due=project.due_date,
-                completed_on=project.completed_on,
+                # No project-level answer exists: the register's date, once it has passed.
+                completed_on=completion_date(None, project.completed_on, period.end),
                 milestones=milestones,
             )
         )

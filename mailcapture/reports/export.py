@@ -47,6 +47,8 @@ STATUS_WORDS = {
     SubmissionState.REJECTED: "rejected",
     SubmissionState.SUPERSEDED: "superseded",
     SubmissionState.NOT_AVAILABLE: "not available",
+    #: Held until the sender confirms it: listed, but never counted (see mailflow/apply.py).
+    SubmissionState.UNCONFIRMED: "unconfirmed",
 }
 
 

@@ -13,7 +13,10 @@ time) the tick queues one email to the performance team listing the day before's
 * senders **not answered**: a stranger our receiving host did not vouch for or past the
   hourly cap for strangers, an address at its hourly limit, a sender in a loop (the
   message's ``withheld`` stage, see :class:`mailcapture.mailflow.replies.Notice`);
-* **our own emails come back** with our headers stripped (a forwarder to fix).
+* **our own emails come back** with our headers stripped (a forwarder to fix);
+* **complaints about our mail**: a feedback report (ARF) or another complaint notice, which
+  is never answered (``mailflow/complaints.py`` says why the digest, and not an email of its
+  own, is where the team hears of one).
 
 Each message is listed once, in the first of those groups it belongs to, with its time,
 sender, a short sanitised excerpt of its subject and the pipeline's reason. A day with
@@ -42,6 +45,7 @@ from mailcapture.compose import views
 from mailcapture.compose.textfmt import one_line, truncate
 from mailcapture.db import models as m
 from mailcapture.domain.enums import InboundState
+from mailcapture.mailflow.complaints import COMPLAINT
 from mailcapture.mailflow.loops import last_run
 from mailcapture.mailflow.replies import UNWRITABLE_SENDER, WITHHELD, excerpt
 from mailcapture.outbox.notices import Outgoing, council, queue_email, team_view
@@ -108,6 +112,15 @@ class DigestView:
 
 _GROUPS: tuple[tuple[str, str, str], ...] = (
     (
+        "complaints",
+        "Complaints about our mail",
+        "A recipient's mailbox provider reported one of these emails as spam (a feedback "
+        "report, or another complaint notice). Nobody replied to the report: answering one "
+        "is how a sender gets blocklisted. Check who complained and why, and whether they "
+        "should still receive our requests; many complaints at once can stop the council's "
+        "mail being delivered at all, so tell IT.",
+    ),
+    (
         "held",
         "Held for a person",
         "Nothing from these was applied and the sender was not told why. Check each one "
@@ -165,6 +178,8 @@ def _group(
         return "failed", ""
     if state not in (InboundState.PROCESSED, InboundState.RECEIVED, InboundState.DUPLICATE):
         return "held", ""  # quarantined, deferred, or any later kind of holding
+    if outcome == COMPLAINT:
+        return "complaints", ""
     if outcome == UNWRITABLE_SENDER:
         return "unwritable", ""
     for stage in run:
@@ -216,6 +231,7 @@ def _candidates(session: Session, start: datetime, end: datetime) -> list[Any]:
                 or_(
                     m.InboundMessage.state != InboundState.PROCESSED,
                     m.InboundMessage.outcome == UNWRITABLE_SENDER,
+                    m.InboundMessage.outcome == COMPLAINT,
                     stages_text.like(f'%"{WITHHELD}"%'),
                     stages_text.like('%"reflected"%'),
                 ),

@@ -405,7 +405,7 @@ def test_replying_to_the_confirmation_answers_only_what_the_sender_changed() -> 
     untouched = read_reply("Thanks.\n\n" + attribution + "\n" + quoted, sent, ALL_CODES)
     assert untouched.answers == []
     assert untouched.ignored == [] and untouched.conflicts == []
-    assert untouched.general_comment == "Thanks."
+    assert untouched.general_comment == ""  # a sign-off is no commentary (issue 13)
 
     in_place = quoted.replace(
         "> [P07.M0] Leisure centre refurbishment - overall progress:",

@@ -105,7 +105,7 @@ def test_stdin_and_unreadable_input(cli_env: dict[str, str], tmp_path: Path) -> 
         "--now",
         "2026-05-05T10:00",
         env=cli_env,
-        stdin=clients.phone(kevin, KEVIN, "BV8a.1: 17"),
+        stdin=clients.phone(kevin, KEVIN, "BV8a.1: 1,702"),
     )
     assert piped.code == 0 and piped.stdout.startswith("<stdin>: #1 processed: applied")
     empty = run_cli("ingest", env=cli_env, stdin=b"")

@@ -262,7 +262,7 @@ def test_approved_for_all_by_the_performance_team(world: World) -> None:
         clients.outlook_in_place(
             world.request_raw("amy.lawson@ashdown.example"),
             AMY,
-            {"NI181.1": "412", "NI181.2": "40"},
+            {"NI181.1": "18,450", "NI181.2": "2,460"},
         )
     )
     assert amy.outcome in ("applied", "rejected"), amy

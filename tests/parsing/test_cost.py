@@ -350,8 +350,9 @@ def test_a_conflict_note_lists_a_few_answers_not_all() -> None:
 
 
 def test_the_general_comment_collapses_blank_runs_in_one_pass() -> None:
-    reading = read_reply("Hello\n" + "\n" * 20_000 + "  there\n\n\nThanks", None, CODES)
-    assert reading.general_comment == "Hello\n\nthere\n\nThanks"
+    # Words no greeting or sign-off: those are left out of the general comment (issue 13).
+    reading = read_reply("Figures\n" + "\n" * 20_000 + "  follow\n\n\nsoon", None, CODES)
+    assert reading.general_comment == "Figures\n\nfollow\n\nsoon"
 
 
 def test_a_not_available_note_full_of_dates_words_is_read_in_linear_work(

@@ -245,7 +245,7 @@ def test_in_place_answers_inside_a_gt_quoted_form() -> None:
     reading = read_reply(reply, REQUEST, KNOWN)
     assert reading.answers == [
         Answer("BV8a.1", "value", "1234", "quoted-form", line_of(reply, "[BV8a.1]")),
-        Answer("BV8a.2", "comment", "1300", "quoted-form", line_of(reply, "[BV8a.2]") + 1),
+        Answer("BV8a.2", "value", "1300", "quoted-form", line_of(reply, "[BV8a.2]")),
         Answer("P07.M0", "value", "delayed", "quoted-form", line_of(reply, "[P07.M0]")),
         Answer(
             "P07.M0",
@@ -255,8 +255,9 @@ def test_in_place_answers_inside_a_gt_quoted_form() -> None:
             line_of(reply, "Roofing"),
         ),
     ]
-    # The figure typed on the line under an empty item is a comment, and the sender is told.
-    assert any("BV8a.2" in note and "'1300'" in note for note in reading.ignored)
+    # The figure typed on the line under an empty item is its value (answering inline, issue
+    # 13); the sentence under an answered item is its comment.
+    assert reading.ignored == []
     assert reading.general_comment == "Figures in the form below."
 
 
@@ -299,8 +300,12 @@ def test_outlook_thread_history_is_not_read() -> None:
     )  # fmt: skip
     reading = read_reply(reply, CONFIRMATION, KNOWN)
     assert reading.answers == [
-        Answer("BV8a.1", "value", "1,240", "form-in-place", line_of(reply, "[BV8a.1]"))
+        # The top line names BV8a.1 but reads as no answer, and the form answers it: it is
+        # the item's comment, never the general comment (issue 13).
+        Answer("BV8a.1", "comment", "BV8a.1 should be 1,240, sorry.", "top", 1),
+        Answer("BV8a.1", "value", "1,240", "form-in-place", line_of(reply, "[BV8a.1]")),
     ]
+    assert reading.general_comment == ""
     assert reading.conflicts == []
     assert any("BV8a.2" in note and "older message" in note for note in reading.ignored)
 
@@ -454,7 +459,8 @@ def test_text_under_a_bare_top_line_is_the_general_comment() -> None:
         ("BV8a.1", "value", "1234"),
         ("BV8a.2", "value", "1300"),
     ]
-    assert reading.general_comment == "Thanks, Sam"
+    # A sign-off is no commentary (issue 13).
+    assert reading.general_comment == ""
 
 
 def test_general_comment_strips_our_own_text_and_signatures() -> None:
@@ -470,7 +476,7 @@ def test_general_comment_strips_our_own_text_and_signatures() -> None:
 def test_general_comment_anywhere_in_the_new_text() -> None:
     reply = "Hello,\n\nBV8a.1: 1234\n\nThe rest follows next week.\n"
     reading = read_reply(reply, REQUEST, KNOWN)
-    assert reading.general_comment == "Hello,\n\nThe rest follows next week."
+    assert reading.general_comment == "The rest follows next week."  # "Hello," is a greeting
 
 
 # --------------------------------------------------------------------------------------------

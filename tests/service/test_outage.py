@@ -89,6 +89,12 @@ class Reply:
     values: dict[str, int]
 
 
+def _near(base: int, k: int) -> int:
+    """The ``k``-th figure near ``base``, all different, none ten times off it (nor, for a
+    percentage, above 100)."""
+    return base - k if base - k >= max(1, base // 5) else base + k
+
+
 def _replies(sessions: sessionmaker[Session], each: int) -> list[Reply]:
     """``each`` replies from every updater asked for April, up to two figures per reply,
     in the style of a phone (no quote), each with figures no other reply has."""
@@ -114,10 +120,25 @@ def _replies(sessions: sessionmaker[Session], each: int) -> list[Reply]:
             )
             for *_, request_id in requests
         }
+        # Near each component's March 2026 figure, so that no reply is held as implausible
+        # (mailflow/apply.py) and every one is applied.
+        march = {
+            code: int(value)
+            for code, value in s.execute(
+                select(m.Component.code, m.ComponentValue.value)
+                .join(m.ComponentValue, m.ComponentValue.component_id == m.Component.id)
+                .join(m.Period, m.Period.id == m.ComponentValue.period_id)
+                .where(m.Period.code == "2026-03", m.ComponentValue.is_current)
+            )
+            if value is not None
+        }
     replies = []
     for k in range(each):
         for email, name, raw, request_id in requests:
-            values = {code: 100 * (j + 1) + k for j, code in enumerate(codes[request_id])}
+            values = {
+                code: _near(march.get(code, 100 * (j + 1)), k)
+                for j, code in enumerate(codes[request_id])
+            }
             top = "\n".join(f"{code}: {value}" for code, value in values.items())
             built = clients.phone(raw, f"{name} <{email}>", top)
             message = clients.parsed(built)

@@ -40,17 +40,18 @@ dovecot = dovecot_fixture()
 CONNECTION_LOST = (imaplib.IMAP4.abort, OSError)
 
 # (sender, request of, answer line, component, value): one reply each, nine in all, from
-# the five people who got an April request; every reply answers a different component.
+# the five people who got an April request; every reply answers a different component,
+# with a figure near the sample history's (an implausible one would be held, not applied).
 REPLIES = [
     ("Kevin Walsh <kevin.walsh@ashdown.example>", "kevin.walsh", "BV8a.1: 1,480", 1480),
-    ("Amy Lawson <amy.lawson@ashdown.example>", "amy.lawson", "LCS01.1: 120", 120),
-    ("Jason Reid <jason.reid@ashdown.example>", "jason.reid", "BV212.1: 15", 15),
+    ("Amy Lawson <amy.lawson@ashdown.example>", "amy.lawson", "LCS01.1: 16,520", 16520),
+    ("Jason Reid <jason.reid@ashdown.example>", "jason.reid", "BV212.1: 790", 790),
     ("Natalie Price <natalie.price@ashdown.example>", "natalie.price", "LWR01.1: 300", 300),
-    ("Fiona Grant <fiona.grant@ashdown.example>", "fiona.grant", "ST03.1: 42", 42),
+    ("Fiona Grant <fiona.grant@ashdown.example>", "fiona.grant", "ST03.1: 2,402", 2402),
     ("Kevin Walsh <kevin.walsh@ashdown.example>", "kevin.walsh", "BV8a.2: 1,512", 1512),
-    ("Amy Lawson <amy.lawson@ashdown.example>", "amy.lawson", "LCS01.2: 130", 130),
+    ("Amy Lawson <amy.lawson@ashdown.example>", "amy.lawson", "LCS01.2: 19,480", 19480),
     ("Jason Reid <jason.reid@ashdown.example>", "jason.reid", "BV212.2: 20", 20),
-    ("Natalie Price <natalie.price@ashdown.example>", "natalie.price", "LWR01.2: 310", 310),
+    ("Natalie Price <natalie.price@ashdown.example>", "natalie.price", "LWR01.2: 503,400", 503400),
 ]
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from mailcapture.compose.message import InlineImage
 from mailcapture.compose.views import Council, Person
 from mailcapture.db import models as m
+from mailcapture.domain.completion import completion_date
 from mailcapture.domain.enums import MilestoneStatus
 from mailcapture.domain.frequency import COLLECTED_KIND
 from mailcapture.domain.periods import Period, PeriodKind, covered_periods
@@ -292,11 +293,16 @@ def project_blocks(
     for project, owner in found:
         milestones = []
         for ms in sorted(project.milestones, key=lambda x: (not x.is_overall, x.code)):
+            status = statuses.get(ms.id)
+            # The date sent with "complete" wins over the register's; a register date still
+            # to come at the period's end is a plan, not a completion.
+            completed = completion_date(
+                status.completed_on if status else None, ms.completed_on, end
+            )
             if ms.retired_at is not None or (
-                not ms.is_overall and not _live(ms.start_date, ms.completed_on, data.month)
+                not ms.is_overall and not _live(ms.start_date, completed, data.month)
             ):
                 continue
-            status = statuses.get(ms.id)
             milestones.append(
                 MilestoneLine(
                     code=ms.code,
@@ -305,7 +311,7 @@ def project_blocks(
                     status=_STATUS_WORDS[status[0]] + f" ({period_label(status[1])})"
                     if status and status[0]
                     else "not reported",
-                    completed=_day(ms.completed_on) if ms.completed_on else None,
+                    completed=_day(completed) if completed else None,
                     comments=comment_views(notes.get(ms.id, [])),
                 )
             )
