@@ -436,14 +436,19 @@ def stored_for(world: PipelineWorld, codes: set[str]) -> dict[str, object]:
     return {code: value for code, value in got.values.items() if code in codes}
 
 
+#: The property tests restore a SQLite file between examples; see ``fresh_world``.
+ONLY_SQLITE = pytest.mark.parametrize("backend", ["sqlite"])
+
+
 @pytest.fixture
 def fresh_world(
     sessions: sessionmaker[Session], sample_register: SampleRegister, backend: str
 ) -> Callable[[], PipelineWorld]:
-    """A new copy of the April world for each hypothesis example (SQLite: the database file
-    is restored from a copy taken after the requests went out)."""
-    if backend != "sqlite":
-        pytest.skip("one backend is enough for the property; the table above runs on both")
+    """A new copy of the April world for each hypothesis example: the SQLite database file
+    is restored from a copy taken after the requests went out. The tests that use it run on
+    SQLite only (``ONLY_SQLITE``): one backend is enough for the property, and the table
+    above runs on both."""
+    assert backend == "sqlite"
     world = april_requests_sent(sessions, sample_register)
     engine = sessions.kw["bind"]
     path = engine.url.database
@@ -461,6 +466,7 @@ def fresh_world(
     return fresh
 
 
+@ONLY_SQLITE
 @settings(
     max_examples=100,
     deadline=None,
@@ -491,6 +497,7 @@ def test_any_form_any_items_any_habit_stores_exactly_the_answers(
     assert got.general is None
 
 
+@ONLY_SQLITE
 @settings(
     max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -51,7 +51,7 @@ from mailcapture.service.config import ServiceConfig
 from mailcapture.service.health import check_workers
 from mailcapture.service.runner import Service
 from mailcapture.service.status import ServiceStatus, read_services
-from mailcapture.service.supervisor import BACKING_OFF, RUNNING
+from mailcapture.service.supervisor import BACKING_OFF, RUNNING, WorkerStatus
 from mailcapture.settings import Settings
 from mailcapture.transport.outbound import SmtpSender, SmtpSettings
 from tests.conftest import CONFIG_DIR, CORPUS, IN_CI, SampleRegister
@@ -266,11 +266,15 @@ def test_the_workers_back_off_during_an_outage_and_finish_the_work_after_it(
             pipeline = service.supervisors["pipeline"]
             _wait_for(lambda: pipeline.status.state == BACKING_OFF, 30, "the worker to back off")
             assert service.in_hand == ids[0]  # kept, to be tried again, in order
-            [service_status] = read_services(tmp_path / "mail")
-            assert isinstance(service_status, ServiceStatus)
-            published = {w.name: w for w in service_status.workers}
-            assert published["pipeline"].state == BACKING_OFF
-            assert published["pipeline"].last_error
+
+            def published() -> WorkerStatus:
+                [service_status] = read_services(tmp_path / "mail")
+                assert isinstance(service_status, ServiceStatus)
+                return {w.name: w for w in service_status.workers}["pipeline"]
+
+            # The file is rewritten just after the state changes, by the same thread.
+            _wait_for(lambda: published().state == BACKING_OFF, 30, "the file to say so")
+            assert published().last_error
             checks = {c.name: c for c in check_workers(tmp_path / "mail")}
             assert not checks["worker pipeline"].ok
             assert "backing off since" in checks["worker pipeline"].detail
