@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from mailcapture.errors import SystemFault
+
 __all__ = ["DEFAULT_BUDGET_SECONDS", "Budget", "OverBudget"]
 
 #: Wall-clock seconds one message may take from its claim to its last parse. A normal reply
@@ -30,16 +32,17 @@ __all__ = ["DEFAULT_BUDGET_SECONDS", "Budget", "OverBudget"]
 DEFAULT_BUDGET_SECONDS = 10.0
 
 
-class OverBudget(Exception):
+class OverBudget(SystemFault):
     """A message has had its share of time; the pipeline defers it (nothing is applied).
 
-    ``stages`` are the audit-trail entries the run had written before it was stopped, so
-    that the deferred message's trail still shows how far it got.
+    A :class:`~mailcapture.errors.SystemFault`: not the sender's doing (the machine may be
+    busy), so the message is kept, ``deferred``, for ``mailcapture reprocess``. ``stages``
+    are the audit-trail entries the run had written before it was stopped, so that the
+    deferred message's trail still shows how far it got.
     """
 
     def __init__(self, reason: str, stages: list[dict[str, Any]]) -> None:
         super().__init__(reason)
-        self.reason = reason
         self.stages = stages
 
 

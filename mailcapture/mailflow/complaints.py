@@ -28,15 +28,16 @@ from email.utils import parseaddr
 from sqlalchemy.orm import Session
 
 from mailcapture.mailflow.loops import outbox_row_with_id
+from mailcapture.mailflow.outcomes import Outcome
 from mailcapture.parsing.classify import Classification
 from mailcapture.register.model import MailSpec
 
 __all__ = ["COMPLAINT", "FEEDBACK_REPORT", "record_complaint"]
 
-#: Outcome of a complaint; the daily digest lists these.
-COMPLAINT = "complaint"
+#: Outcome of a complaint, as stored; the daily digest lists these.
+COMPLAINT = Outcome.COMPLAINT.value
 #: Outcome of a feedback report that is no complaint (``auth-failure``, ``not-spam``).
-FEEDBACK_REPORT = "feedback-report"
+FEEDBACK_REPORT = Outcome.FEEDBACK_REPORT.value
 
 
 def _our_addresses(mail: MailSpec) -> set[str]:
@@ -49,7 +50,7 @@ def _our_addresses(mail: MailSpec) -> set[str]:
 
 def record_complaint(
     session: Session, mail: MailSpec, verdict: Classification
-) -> tuple[str, str, str]:
+) -> tuple[Outcome, str, str]:
     """(outcome, stage result, detail) for a complaint or feedback report; writes nothing.
 
     The detail is our own words with the report's facts (the reported Message-ID's owner,
@@ -59,7 +60,11 @@ def record_complaint(
     recipient = verdict.reported_recipient
     if not verdict.is_complaint:
         about = f" about mail from {verdict.reported_from}" if verdict.reported_from else ""
-        return FEEDBACK_REPORT, "recorded", f"{kind} report{about}; not a complaint, no reply"
+        return (
+            Outcome.FEEDBACK_REPORT,
+            "recorded",
+            f"{kind} report{about}; not a complaint, no reply",
+        )
     ours = outbox_row_with_id(session, verdict.reported_message_id)
     if ours is not None:
         who = recipient or ours.recipient
@@ -76,4 +81,4 @@ def record_complaint(
             f"{kind} complaint{who} about mail from {shown}, which does not match any email of ours"
         )
         result = "not ours"
-    return COMPLAINT, result, f"{detail}; no reply; listed in the daily digest"
+    return Outcome.COMPLAINT, result, f"{detail}; no reply; listed in the daily digest"

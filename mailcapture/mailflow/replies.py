@@ -37,6 +37,7 @@ from mailcapture.domain.periods import parse_period
 from mailcapture.forms.context import FigureContext
 from mailcapture.forms.due import due_by_person, item_key
 from mailcapture.mailflow.apply import ApplyResult
+from mailcapture.mailflow.outcomes import Outcome
 from mailcapture.outbox.notices import (
     Outgoing,
     council,
@@ -91,7 +92,7 @@ class Notice:
 WITHHELD = "withheld"
 #: The outcome of a message whose sender would have had a notice but whose From address we
 #: cannot write to (``compose.message.address_problem``): the digest lists these too.
-UNWRITABLE_SENDER = "unwritable-sender"
+UNWRITABLE_SENDER = Outcome.UNWRITABLE_SENDER.value
 
 
 def excerpt(text: str | None, limit: int = 40) -> str:

@@ -1,31 +1,29 @@
 """Answers to reports: owners sign off or query figures, owners and heads comment.
 
-The inbound pipeline hands a reply here when its token (or In-Reply-To/References) names
-no data request but a :class:`~mailcapture.db.models.ReportRun`. Then, in the pipeline's
-transaction:
+The match stage (``mailflow.stages``) comes here when a reply's token (or
+In-Reply-To/References) names no data request but a :class:`~mailcapture.db.models.ReportRun`
+(:func:`find_report_run`). The authenticate stage is the one data replies have: only the
+run's addressee or their registered delegate (:meth:`ReportReply.may_answer`), DMARC (a fail
+or an unreadable result from our receiving host holds the message) and expiry. Then
+:class:`ReportReply`, in the pipeline's transaction:
 
-* authenticate: only the run's addressee or their registered delegate; DMARC (a fail or an
-  unreadable result from our receiving host holds the message) and expiry as for data
-  requests;
-* read it (:func:`mailcapture.parsing.report_reply.read_report_reply`, against the text
-  we sent, so an untouched copy of the report is never an answer);
-* check each answer: a period lock refuses everything; only an indicator the report listed
-  may be signed off, and only by its owner or the performance team; commentary only on
-  what the report listed (a department report: the department, its indicators and
-  projects);
-* record ``Signoff`` rows (a later decision supersedes: ``is_current``) and ``Commentary``
-  rows (author_role ``owner`` or ``head_of_service``);
-* a query goes back to the updater(s) whose figures make the indicator, by a
-  ``query_notice`` carrying their data request's token, so the correction comes in
-  through the normal pipeline (the request is reopened for it if it had expired);
+* parse: read it (:func:`mailcapture.parsing.report_reply.read_report_reply`, against the
+  text we sent, so an untouched copy of the report is never an answer);
+* apply: check each answer (a period lock refuses everything; only an indicator the report
+  listed may be signed off, and only by its owner or the performance team; commentary only
+  on what the report listed: a department report, the department, its indicators and
+  projects), and record ``Signoff`` rows (a later decision supersedes: ``is_current``) and
+  ``Commentary`` rows (author_role ``owner`` or ``head_of_service``). A query goes back to
+  the updater(s) whose figures make the indicator, by a ``query_notice`` carrying their
+  data request's token, so the correction comes in through the normal pipeline (the
+  request is reopened for it if it had expired);
 * confirm to the sender with ``report_answer_confirmation``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
@@ -44,6 +42,8 @@ from mailcapture.domain.enums import (
 from mailcapture.domain.figures import format_figure
 from mailcapture.domain.frequency import COLLECTED_KIND
 from mailcapture.domain.periods import Period, covered_periods, parse_period
+from mailcapture.mailflow.context import Run
+from mailcapture.mailflow.outcomes import Outcome
 from mailcapture.mailflow.replies import WITHHELD, over_hourly_limit
 from mailcapture.outbox.notices import (
     Outgoing,
@@ -60,10 +60,7 @@ from mailcapture.parsing.report_reply import ReportReading, listed_codes, read_r
 from mailcapture.reports.queries import IndicatorRow, indicator_values
 from mailcapture.reports.values import PROVISIONAL
 
-if TYPE_CHECKING:
-    from mailcapture.mailflow.pipeline import _Run
-
-__all__ = ["find_report_run", "handle_report_reply"]
+__all__ = ["ReportReply", "find_report_run", "queue_query_notices"]
 
 #: How long a data request stays open for a correction after a query sent it back.
 QUERY_OPEN_DAYS = 14
@@ -72,21 +69,11 @@ QUERY_OPEN_DAYS = 14
 # --------------------------------------------------------------------------------------------
 
 
-def find_report_run(
-    session: Session, run: _Run, decoded: DecodedMessage
-) -> tuple[m.ReportRun | None, str]:
+def find_report_run(run: Run, decoded: DecodedMessage) -> tuple[m.ReportRun | None, str]:
     """The report run a reply answers: its token first, then In-Reply-To/References."""
-    mail = run.mail
+    session, mail = run.session, run.mail
     reply = ReplyAddress(mail.reply_local, mail.separator, mail.reply_domain)
-    recipients = [
-        *(run.row.envelope_to or []),
-        *decoded.to,
-        *decoded.cc,
-        *decoded.delivered_to,
-        *decoded.x_original_to,
-        *decoded.envelope_to,
-    ]
-    for found in find_tokens(recipients, decoded.subject, reply):
+    for found in find_tokens(run.recipients(), decoded.subject, reply):
         report_run = session.scalar(select(m.ReportRun).where(m.ReportRun.token == found.token))
         if report_run is not None:
             return report_run, f"report token in {found.where}"
@@ -211,7 +198,7 @@ def _departments_answered(
 
 
 @dataclass
-class _Outcome:
+class _Answers:
     approved: list[rv.AnswerLine] = field(default_factory=list)
     queried: list[rv.AnswerLine] = field(default_factory=list)
     commented: list[rv.AnswerLine] = field(default_factory=list)
@@ -234,67 +221,52 @@ def _may_answer(session: Session, sender: m.Person, report_run: m.ReportRun) -> 
     )
 
 
-def handle_report_reply(run: _Run, decoded: DecodedMessage, sender: m.Person) -> bool:
-    """Handle ``decoded`` if it answers a report; False when no report run matches."""
-    session = run.session
-    report_run, how = find_report_run(session, run, decoded)
-    if report_run is None:
-        return False
-    run.stage("match", "report", f"{how}: report run {report_run.id} ({report_run.key})")
-    run.row.report_run_id = report_run.id
-    run.row.person_id = sender.id
-    addressee = session.get_one(m.Person, report_run.person_id)
-    period = session.get_one(m.Period, report_run.period_id)
-    label = parse_period(period.code).label
-    if not _may_answer(session, sender, report_run):
-        run.reject(
-            "wrong-person",
-            "wrong_person",
-            sender.email,
-            sender.name,
-            f"report run {report_run.id} belongs to {addressee.email}",
-            rightful=addressee,
-        )
-        return True
-    run.stage(
-        "authenticate",
-        "ok",
-        "addressee" if sender.id == addressee.id else "registered delegate",
-    )
-    if not run.authenticated(decoded.headers):
-        return True  # held: the pipeline holds it before this too, but a sign-off must not
-    if report_run.expires_at is not None and run.now > report_run.expires_at:
-        run.reject(
-            "expired",
-            "expired",
-            sender.email,
-            sender.name,
-            f"report token expired {report_run.expires_at:%Y-%m-%d}",
-            period_label=label,
-            expired_on=report_run.expires_at,
-        )
-        return True
-    if sender.mail_failing_since is not None:
-        sender.mail_failing_since = None
-        sender.mail_failure_reason = None
-    _ReportAnswer(run, decoded, sender, addressee, report_run, period).apply()
-    return True
+class ReportReply:
+    """An answer to one report run, from parse to confirm (see :class:`Answering`)."""
+
+    expiring = "report token"
+
+    def __init__(self, session: Session, report_run: m.ReportRun) -> None:
+        self.report_run = report_run
+        self.addressee = session.get_one(m.Person, report_run.person_id)
+        self.period = session.get_one(m.Period, report_run.period_id)
+        self.described = f"report run {report_run.id}"
+        self.expires_at: datetime | None = report_run.expires_at
+        self.answer: _ReportAnswer | None = None
+
+    def may_answer(self, session: Session, sender: m.Person) -> bool:
+        return _may_answer(session, sender, self.report_run)
+
+    def period_label(self) -> str:
+        return parse_period(self.period.code).label
+
+    def parse(self, run: Run) -> None:
+        self.answer = _ReportAnswer(run, self.addressee, self.report_run, self.period)
+        self.answer.parse()
+
+    def apply(self, run: Run) -> None:
+        assert self.answer is not None, "apply before parse"
+        self.answer.apply()
+
+    def confirm(self, run: Run) -> None:
+        assert self.answer is not None, "confirm before apply"
+        self.answer.confirm()
 
 
 class _ReportAnswer:
+    """One answer to a report being read, checked, recorded and confirmed."""
+
     def __init__(
         self,
-        run: _Run,
-        decoded: DecodedMessage,
-        sender: m.Person,
+        run: Run,
         addressee: m.Person,
         report_run: m.ReportRun,
         period: m.Period,
     ) -> None:
         self.run = run
         self.session = run.session
-        self.decoded = decoded
-        self.sender = sender
+        self.decoded = run.message
+        self.sender = run.person
         self.addressee = addressee
         self.report_run = report_run
         self.period_row = period
@@ -305,8 +277,9 @@ class _ReportAnswer:
         self.period_rows: dict[str, m.Period] = {period.code: period}
         self.locks: dict[str, str | None] = {}
         self.now = run.now
-        self.out = _Outcome()
+        self.out = _Answers()
         self.role = "head_of_service" if report_run.report_kind == "department" else "owner"
+        self.awaiting: list[rv.AnswerLine] = []
 
     def sent_text(self) -> str:
         rows = self.session.execute(
@@ -317,7 +290,7 @@ class _ReportAnswer:
                 )
             )
         )
-        sent = self.run.pipeline.sent
+        sent = self.run.sent
         return "\n".join(sent.text(row_id, mid, raw) for row_id, mid, raw in rows)
 
     def period_of(self, code: str) -> Period:
@@ -370,7 +343,7 @@ class _ReportAnswer:
     def may_sign(self, indicator: m.Indicator) -> bool:
         return indicator.owner_id == self.addressee.id or self.scope.performance_team
 
-    def apply(self) -> None:
+    def parse(self) -> None:
         sent = self.sent_text()
         self.scope = _scope(self.session, self.report_run, self.addressee, sent)
         known = self.scope.listed
@@ -383,6 +356,10 @@ class _ReportAnswer:
             "; ".join(reading.notes)[:1000] or None,
         )
         self.out.notes.extend(reading.notes)
+        self.reading = reading
+
+    def apply(self) -> None:
+        reading = self.reading
         signable = {
             c
             for c in self.scope.listed
@@ -393,14 +370,24 @@ class _ReportAnswer:
         self.record(reading, signable, before)
         self.session.flush()
         after = self.rows(signable)
-        awaiting = [
+        self.awaiting = [
             rv.AnswerLine(
                 self.scope.code(code), self.scope.title(code), self.value_text(after.get(code))
             )
             for code in sorted(signable)
             if code in after and PROVISIONAL in after[code].flags
         ]
-        self.confirm(awaiting)
+        out = self.out
+        self.summary = (
+            f"{len(out.approved)} approved, {len(out.queried)} queried, "
+            f"{len(out.commented)} comment(s), {len(out.refused)} not recorded, "
+            f"{len(self.awaiting)} awaiting sign-off"
+        )
+        self.run.stage(
+            "apply",
+            "recorded" if out.approved or out.queried or out.commented else "nothing",
+            self.summary,
+        )
 
     # ---- recording -------------------------------------------------------------------
     def refuse(self, code: str, answer: str, reason: str) -> None:
@@ -559,18 +546,8 @@ class _ReportAnswer:
         )
 
     # ---- confirming ------------------------------------------------------------------
-    def confirm(self, awaiting: list[rv.AnswerLine]) -> None:
-        out = self.out
-        summary = (
-            f"{len(out.approved)} approved, {len(out.queried)} queried, "
-            f"{len(out.commented)} comment(s), {len(out.refused)} not recorded, "
-            f"{len(awaiting)} awaiting sign-off"
-        )
-        self.run.stage(
-            "apply",
-            "recorded" if out.approved or out.queried or out.commented else "nothing",
-            summary,
-        )
+    def confirm(self) -> None:
+        out, awaiting = self.out, self.awaiting
         withheld = True
         if self.run.quiet is not None:
             note = f"confirmation not sent: {self.run.quiet}"
@@ -585,7 +562,7 @@ class _ReportAnswer:
             self.session,
             self.sender.email,
             self.now,
-            self.run.pipeline.settings.reply_limits.hourly_limit,
+            self.run.settings.reply_limits.hourly_limit,
         ):
             note = "confirmation not sent: hourly limit for this address reached"
         else:
@@ -636,12 +613,12 @@ class _ReportAnswer:
             note = "report answer confirmation queued"
         self.run.stage("confirm", WITHHELD if withheld else "queued", note)
         if out.approved or out.queried or out.commented:
-            outcome = "report-answer"
+            outcome = Outcome.REPORT_ANSWER
         elif out.refused:
-            outcome = "report-refused"
+            outcome = Outcome.REPORT_REFUSED
         else:
-            outcome = "report-no-answers"
-        self.run.finish(outcome, summary)
+            outcome = Outcome.REPORT_NO_ANSWERS
+        self.run.finish(outcome, self.summary)
 
 
 # --------------------------------------------------------------------------------------------
@@ -662,7 +639,7 @@ def _period_and_below(session: Session, period_id: int) -> list[int]:
 
 def queue_query_notices(
     session: Session,
-    run: _Run,
+    run: Run,
     *,
     indicator: m.Indicator,
     row: IndicatorRow,

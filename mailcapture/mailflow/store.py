@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from mailcapture.db.models import InboundMessage
 from mailcapture.domain.enums import InboundState
+from mailcapture.mailflow.outcomes import Outcome
 from mailcapture.parsing.mime import decode_rfc2047, normalise_message_id, strip_trace_headers
 
 
@@ -231,7 +232,7 @@ def store_raw(session: Session, raw: bytes, envelope: Envelope, now: datetime) -
     row = InboundMessage(**values)
     row.duplicate_of_id = original
     row.state = InboundState.DUPLICATE
-    row.outcome = "duplicate"
+    row.outcome = Outcome.DUPLICATE.value
     row.outcome_detail = f"same message as #{original}; not applied again"
     row.processed_at = now
     row.attempts = 0

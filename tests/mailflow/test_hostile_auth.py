@@ -30,6 +30,7 @@ from mailcapture.compose.message import LOOP_HEADER
 from mailcapture.db import models as m
 from mailcapture.demo import clients
 from mailcapture.mailflow import pipeline as pipeline_module
+from mailcapture.mailflow.context import Run
 from mailcapture.mailflow.loops import first_line, marker_in_own_text, marker_quoted
 from mailcapture.mailflow.pipeline import IngestResult
 from mailcapture.mailflow.replies import AUTOMATIC_KINDS
@@ -519,18 +520,18 @@ def test_answering_our_automatic_mail_more_than_twice_an_hour_stops_it_for_the_d
 @pytest.fixture
 def failing_once(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Make the next message fail with a fault of ours (a bug in a stage)."""
-    original = pipeline_module._Run.handle_reply
+    original = pipeline_module.run_stages
     calls = {"n": 0}
 
-    def broken(self: pipeline_module._Run, decoded: object) -> None:
+    def broken(run: Run) -> None:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("a bug of ours")
-        original(self, decoded)  # type: ignore[arg-type]
+        original(run)
 
-    monkeypatch.setattr(pipeline_module._Run, "handle_reply", broken)
+    monkeypatch.setattr(pipeline_module, "run_stages", broken)
     yield
-    monkeypatch.setattr(pipeline_module._Run, "handle_reply", original)
+    monkeypatch.setattr(pipeline_module, "run_stages", original)
 
 
 def test_the_digest_goes_once_a_day_with_the_right_content(

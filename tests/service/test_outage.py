@@ -360,10 +360,10 @@ def test_our_own_error_marks_the_message_failed(
     pipeline = Pipeline(sessions, FixedClock(datetime(2026, 5, 5, 9, tzinfo=UTC)))
     stored = pipeline.store_only(reply.raw, Envelope(source="smtp", mail_from=reply.sender))
 
-    def bug(self: object) -> None:
+    def bug(run: object) -> None:
         raise KeyError("a bug of ours")
 
-    monkeypatch.setattr("mailcapture.mailflow.pipeline._Run.run", bug)
+    monkeypatch.setattr("mailcapture.mailflow.pipeline.run_stages", bug)
     result = pipeline.process(stored.id)
     assert (result.state, result.outcome) == ("failed", "failed")
     assert result.detail == "KeyError: 'a bug of ours'"
@@ -393,11 +393,11 @@ def test_a_bug_met_by_an_outage_leaves_the_message_received(
     stored = pipeline.store_only(reply.raw, Envelope(source="smtp", mail_from=reply.sender))
     outage = DatabaseOutage(db_url)
 
-    def bug_during_an_outage(self: object) -> None:
+    def bug_during_an_outage(run: object) -> None:
         outage.start()
         raise KeyError("a bug of ours")
 
-    monkeypatch.setattr("mailcapture.mailflow.pipeline._Run.run", bug_during_an_outage)
+    monkeypatch.setattr("mailcapture.mailflow.pipeline.run_stages", bug_during_an_outage)
     try:
         with pytest.raises(OperationalError) as raised:
             pipeline.process(stored.id)

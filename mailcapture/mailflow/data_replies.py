@@ -1,0 +1,212 @@
+"""Replies to data requests: the figures, statuses and comments a person sends back.
+
+The match stage finds the request (:func:`find_request`); once the authenticate stage has
+let the sender answer it, :class:`DataReply` is read against everything we sent for the
+request (parse), checked and recorded answer by answer (apply, by
+:class:`~mailcapture.mailflow.apply.Applier`) and confirmed (confirm). Answers to reports
+take the same match and authenticate stages and differ here (``report_replies``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from mailcapture.clock import LOCAL_TZ
+from mailcapture.db import models as m
+from mailcapture.domain.enums import RequestState
+from mailcapture.domain.periods import parse_period
+from mailcapture.mailflow.apply import Applier, ApplyResult, Submitter, outstanding_items
+from mailcapture.mailflow.context import Run
+from mailcapture.mailflow.outcomes import Outcome
+from mailcapture.mailflow.replies import queue_confirmation
+from mailcapture.parsing.addressing import ReplyAddress, find_tokens
+from mailcapture.parsing.form import FormReading, read_reply
+from mailcapture.parsing.mime import DecodedMessage, clean_text
+from mailcapture.parsing.quotes import split_reply
+
+__all__ = ["DataReply", "find_request"]
+
+
+def find_request(run: Run, decoded: DecodedMessage) -> tuple[m.DataRequest | None, str]:
+    """The data request a reply answers: its token first, then In-Reply-To/References."""
+    session, mail = run.session, run.mail
+    reply = ReplyAddress(mail.reply_local, mail.separator, mail.reply_domain)
+    # The request's items and period come in the same statement: every reply needs them.
+    request_query = select(m.DataRequest).options(
+        joinedload(m.DataRequest.items), joinedload(m.DataRequest.period)
+    )
+    for found in find_tokens(run.recipients(), decoded.subject, reply):
+        request = (
+            session.execute(request_query.where(m.DataRequest.token == found.token))
+            .unique()
+            .scalar_one_or_none()
+        )
+        if request is not None:
+            return request, f"token in {found.where}"
+    ids = [f"<{i}>" for i in (*decoded.in_reply_to, *decoded.references)]
+    if ids:
+        request = (
+            session.execute(request_query.where(m.DataRequest.message_id.in_(ids)))
+            .unique()
+            .scalars()
+            .first()
+        )
+        if request is None:
+            request = (
+                session.execute(
+                    request_query.join(
+                        m.OutboxMessage, m.OutboxMessage.request_id == m.DataRequest.id
+                    ).where(m.OutboxMessage.message_id.in_(ids))
+                )
+                .unique()
+                .scalars()
+                .first()
+            )
+        if request is not None:
+            return request, "references"
+    return None, "no token, subject tag or reference matched"
+
+
+class DataReply:
+    """A reply to one data request, from parse to confirm (see :class:`Answering`)."""
+
+    expiring = "token"
+
+    def __init__(self, request: m.DataRequest) -> None:
+        self.request = request
+        self.addressee = request.person
+        self.described = f"request {request.id}"
+        self.expires_at: datetime | None = request.expires_at
+        self.reading: FormReading | None = None
+        self.result: ApplyResult | None = None
+        self.pending: list[m.DataRequestItem] = []
+        self.late = False
+        self.summary = ""
+
+    def may_answer(self, session: Session, sender: m.Person) -> bool:
+        request = self.request
+        principals = {request.person_id}
+        if request.on_behalf_of_id:
+            principals.add(request.on_behalf_of_id)
+        if sender.id in principals:
+            return True
+        delegation = session.scalar(
+            select(m.Delegation.id).where(
+                m.Delegation.principal_id.in_(principals),
+                m.Delegation.delegate_id == sender.id,
+                m.Delegation.retired_at.is_(None),
+            )
+        )
+        return delegation is not None
+
+    def period_label(self) -> str:
+        return parse_period(self.request.period.code).label
+
+    def sent_texts(self, run: Run) -> list[str]:
+        """Everything we sent about this request: an untouched copy of any of it is no answer."""
+        request = self.request
+        rows = run.session.execute(
+            select(m.OutboxMessage.id, m.OutboxMessage.message_id, m.OutboxMessage.raw).where(
+                or_(
+                    m.OutboxMessage.request_id == request.id,
+                    m.OutboxMessage.message_id == request.message_id,
+                )
+            )
+        )
+        return [run.sent.text(row_id, mid, raw) for row_id, mid, raw in rows]
+
+    def parse(self, run: Run) -> None:
+        request, decoded = self.request, run.message
+        codes = [i.item_code for i in request.items]
+        indicator_codes = list(
+            run.session.scalars(
+                select(m.Indicator.code).where(
+                    m.Indicator.id.in_({i.indicator_id for i in request.items if i.indicator_id})
+                )
+            )
+        )
+        run.budget.at("parse")
+        sent = self.sent_texts(run)
+        reading = read_reply(decoded.text, sent, codes + indicator_codes, run.budget.check)
+        split = split_reply(decoded.text, run.budget.check)
+        run.budget.at("apply")
+        run.row.answer_text = clean_text(split.new_text)
+        run.stage(
+            "parse",
+            f"{len(reading.answers)} answer(s)",
+            "; ".join([*reading.conflicts, *reading.ignored])[:1000] or None,
+        )
+        self.reading = reading
+
+    def apply(self, run: Run) -> None:
+        """Each answer checked (lock, units, ranges, plausibility) and recorded if it holds.
+
+        :class:`Applier` still validates and records in one pass, answer by answer, so the
+        validate stage of the stage list is part of this one for data replies (see
+        ``mailflow/README.md``, "What is left")."""
+        request, sender, now = self.request, run.person, run.now
+        assert self.reading is not None, "apply before parse"
+        self.late = now > request.due_at
+        who = Submitter(
+            person_id=sender.id,
+            on_behalf_of_id=request.person_id if sender.id != request.person_id else None,
+            inbound_id=run.row.id,
+            request_id=request.id,
+            received_at=now,
+            late=self.late,
+        )
+        result = Applier(run.session, request, who, now.astimezone(LOCAL_TZ).date()).apply(
+            self.reading
+        )
+        pending = outstanding_items(run.session, request)
+        if not pending and request.state is RequestState.OPEN:
+            request.state = RequestState.COMPLETE
+            request.completed_at = now
+        elif pending and request.state is RequestState.COMPLETE:
+            request.state = RequestState.OPEN
+            request.completed_at = None
+        self.summary = (
+            f"{len(result.accepted)} accepted, {len(result.rejected)} rejected, "
+            + (f"{len(result.held)} unconfirmed, " if result.held else "")
+            + f"{result.comments} comment(s), {len(pending)} outstanding"
+            + (", late" if self.late else "")
+        )
+        run.stage("apply", "applied" if result.accepted else "nothing stored", self.summary)
+        self.result, self.pending = result, pending
+
+    def confirm(self, run: Run) -> None:
+        result, reading = self.result, self.reading
+        assert result is not None and reading is not None, "confirm before apply"
+        notes = [*run.message.truncated, *reading.conflicts, *reading.ignored]
+        if result.unchanged:
+            notes.append(f"unchanged: {', '.join(result.unchanged)}")
+        note = queue_confirmation(
+            run.session,
+            run.mail,
+            inbound=run.row,
+            request=self.request,
+            sender=run.person,
+            result=result,
+            pending=self.pending,
+            notes=notes,
+            late=self.late,
+            now=run.now,
+            limits=run.settings.reply_limits,
+            quiet=run.quiet,
+            answers_ours=run.answers_ours,
+        )
+        run.stage("confirm", note.result, note.note)
+        if result.accepted:
+            outcome = Outcome.APPLIED
+        elif result.held:
+            outcome = Outcome.UNCONFIRMED  # stored, but waiting for the sender to confirm
+        elif result.rejected:
+            outcome = Outcome.REJECTED
+        elif result.comments or result.general_comment:
+            outcome = Outcome.COMMENT_ONLY
+        else:
+            outcome = Outcome.NO_ANSWERS
+        run.finish(outcome, self.summary)
