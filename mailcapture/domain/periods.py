@@ -27,6 +27,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,9 +104,13 @@ class Period:
 
     # -- naming --------------------------------------------------------------------
 
-    @property
+    @functools.cached_property
     def code(self) -> str:
-        """Canonical stored form: ``2026-05``, ``2026/27 Q1`` or ``2026/27``."""
+        """Canonical stored form: ``2026-05``, ``2026/27 Q1`` or ``2026/27``.
+
+        Kept once worked out (the fields are frozen): reports look it up for every value of
+        every indicator, hundreds of thousands of times when publishing a large register.
+        """
         if self.kind is PeriodKind.MONTH:
             return f"{self.start.year:04d}-{self.start.month:02d}"
         if self.kind is PeriodKind.QUARTER:
@@ -180,11 +185,8 @@ class Period:
         return []
 
     def months(self) -> list[Period]:
-        """The months covered, in order; a month returns ``[self]``."""
-        first = self._first_month_index
-        return [
-            Period(self.fy, PeriodKind.MONTH, i) for i in range(first, first + self.month_count)
-        ]
+        """The months covered, in order; a month returns ``[self]`` (an equal period)."""
+        return list(_months(self.fy, self.kind, self.index))
 
     # -- stepping ------------------------------------------------------------------
 
@@ -575,6 +577,15 @@ def _describe_quarter(fy: int, q: int) -> str:
 
 
 # -- small calendar helpers --------------------------------------------------------
+
+
+@functools.cache
+def _months(fy: int, kind: PeriodKind, index: int) -> tuple[Period, ...]:
+    """:meth:`Period.months`, made once per period: reports ask for the months of the same
+    few periods for every value they aggregate. Bounded by the supported years."""
+    count = _MONTHS_IN[kind]
+    first = (index - 1) * count + 1
+    return tuple(Period(fy, PeriodKind.MONTH, i) for i in range(first, first + count))
 
 
 def _as_kind(kind: object) -> PeriodKind:

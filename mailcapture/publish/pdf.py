@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 
 from mailcapture.publish import formatting as fmt
-from mailcapture.publish.site import SITE_TEMPLATES, environment
+from mailcapture.publish.templating import SITE_TEMPLATES, environment
 from mailcapture.reports.content import PerformanceReport
 
 

@@ -16,29 +16,30 @@ Decisions worth knowing:
   sorted, the only time printed is "data as at" from the caller's clock, and the charts
   and the PDF carry no creation timestamps. A re-publish that changes nothing changes no
   file, which keeps a website's deploy (rsync, git) quiet.
+* **Charts are drawn once.** Before the pages, :func:`.charts.draw_charts` reads back every
+  chart whose data and style it drew before and draws the rest in a process pool
+  (``MAILCAPTURE_CHART_CACHE``, ``MAILCAPTURE_CHART_WORKERS``): a re-publish with nothing
+  changed draws nothing and writes the same bytes.
 * **Files we did not write are left alone**; ours are overwritten in place.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.orm import Session
 
 from mailcapture.domain.periods import Period, PeriodKind
 from mailcapture.errors import UserError
 from mailcapture.progress import NO_PROGRESS, Progress
 from mailcapture.publish import formatting as fmt
+from mailcapture.publish.charts import ChartOptions, draw_charts
+from mailcapture.publish.templating import SITE_TEMPLATES, environment
 from mailcapture.reports.content import PerformanceReport, performance_report, report_part
-from mailcapture.resources import package_dir
-
-SITE_TEMPLATES: Path = package_dir("templates", "site")
 
 
 class PublishError(UserError):
@@ -65,8 +66,12 @@ def publish(
     now: datetime,
     out: Path,
     progress: Progress = NO_PROGRESS,
+    charts: ChartOptions | None = None,
 ) -> Published:
-    """Compute the report for ``period`` (a quarter or a year) and write site and PDF."""
+    """Compute the report for ``period`` (a quarter or a year) and write site and PDF.
+
+    ``charts``: the chart cache and drawing processes; by default from the environment.
+    """
     from mailcapture.publish.pdf import render_pdf  # WeasyPrint loads Pango: only when used
 
     if period.kind is PeriodKind.MONTH:
@@ -79,6 +84,8 @@ def publish(
         session, period, now, annual=annual, everything=True, progress=progress
     )
     report = report_part(site)
+    # The report's charts are the site's (the same objects): drawing these draws all.
+    draw_charts((e.chart for e in site.indicators), charts, progress)
     progress.start("pages", None)
     files = site_files(site, pdf_name(period))
     progress.start("the PDF", 1)
@@ -146,31 +153,6 @@ class Links:
 
     def project(self, code: str) -> str:
         return self._names[("project", code)] + ".html"
-
-
-@functools.cache
-def environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(SITE_TEMPLATES),
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        auto_reload=False,
-    )
-    env.filters.update(
-        figure=fmt.figure,
-        target_text=fmt.target_text,
-        notes=fmt.notes,
-        rag_word=fmt.rag_word,
-        trend_word=fmt.trend_word,
-        milestone_word=fmt.milestone_word,
-        day=fmt.day,
-        local_time=fmt.local_time,
-        percent=fmt.percent,
-    )
-    return env
 
 
 def _writable(out: Path) -> None:

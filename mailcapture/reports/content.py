@@ -189,7 +189,9 @@ def performance_report(
 ) -> PerformanceReport:
     """The report's content for ``period`` (its financial year when ``annual``).
 
-    Drawing the charts is most of the work; ``progress`` hears of each indicator's.
+    ``progress`` hears of each indicator's figures. The charts are not drawn here: each
+    :class:`~.charts.Chart` draws itself when its picture is first read, unless the caller
+    draws them all first (``publish`` does, in a process pool and from its cache).
     """
     if annual and period.kind is not PeriodKind.YEAR:
         period = Period(period.fy, PeriodKind.YEAR, 1)
@@ -206,7 +208,7 @@ def performance_report(
     projects = _projects(session, period, key_only=not everything, overdue=overdue)
 
     entries: dict[str, list[IndicatorEntry]] = defaultdict(list)
-    progress.start("figures and charts", len(codes))
+    progress.start("figures", len(codes))
     for code in codes:
         rows = history[code]
         row = rows[-1]
@@ -275,7 +277,7 @@ def report_part(report: PerformanceReport) -> PerformanceReport:
 
 
 def chart_for(row: IndicatorRow, history: Sequence[IndicatorRow]) -> Chart:
-    """The indicator's history chart, titled with its code and title."""
+    """The indicator's history chart, titled with its code and title (not drawn yet)."""
     return history_chart(
         f"{row.code} {row.title}",
         [(r.current.period, r.value) for r in history],

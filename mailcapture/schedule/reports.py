@@ -62,6 +62,7 @@ from mailcapture.reports.email.send import ReportMail, queue_report, run_keys
 from mailcapture.reports.email.views import IndicatorLine
 from mailcapture.reports.targets import mark_reported
 from mailcapture.schedule.timetable import Timetable, load_timetable
+from mailcapture.schedule.tokens import new_token
 
 KINDS = ("owner", "department", "exception", "quarterly", "annual")
 #: How long after its time a report is still sent when the service was down.
@@ -208,8 +209,6 @@ class _MonthRun:
 
     # ---- owner ---------------------------------------------------------------------
     def queue_owner(self) -> None:
-        from mailcapture.schedule.tick import new_token  # tick imports this module
-
         owners = _owners(self.session)
         copies = _recipients(self.session, ReportKind.OWNER)
         for owner in owners:
@@ -259,8 +258,6 @@ class _MonthRun:
 
     # ---- department ----------------------------------------------------------------
     def queue_department(self) -> None:
-        from mailcapture.schedule.tick import new_token  # tick imports this module
-
         listed = _recipients(self.session, ReportKind.DEPARTMENT)
         for department, people in _department_recipients(self.session, listed):
             for person in people:

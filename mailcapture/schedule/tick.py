@@ -12,8 +12,6 @@ is not chased for steps that passed before it went out.
 
 from __future__ import annotations
 
-import base64
-import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -50,10 +48,10 @@ from mailcapture.schedule.digest import queue_digests
 from mailcapture.schedule.reports import KINDS as REPORT_KINDS
 from mailcapture.schedule.reports import queue_reports
 from mailcapture.schedule.timetable import PeriodDates, Timetable, load_timetable
+from mailcapture.schedule.tokens import new_token
 
 #: How long a request's token keeps accepting returns and corrections after its due date.
 TOKEN_LIFETIME_DAYS = 92
-TOKEN_BYTES = 10  # 80 bits
 
 
 @dataclass
@@ -101,11 +99,6 @@ class TickReport:
             "digests": self.digests,
             "reports": dict(self.reports),
         }
-
-
-def new_token() -> str:
-    """80 random bits in lower-case base32: unguessable, short, safe in a local part."""
-    return base64.b32encode(secrets.token_bytes(TOKEN_BYTES)).decode().lower()
 
 
 def tick(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mailcapture.settings import SettingsError
+from mailcapture.settings import state_dir as settings_state_dir
 
 if TYPE_CHECKING:
     from mailcapture.transport.imap import ImapSettings
@@ -118,22 +119,10 @@ def listen_address(env: Mapping[str, str] | None = None) -> tuple[str | None, in
 
 
 def state_dir(env: Mapping[str, str] | None = None, mail_dir: Path | None = None) -> Path:
-    """Where ``serve`` publishes its workers' state and ``health`` reads it.
-
-    ``MAILCAPTURE_STATE_DIR`` when set, else the folder that holds the outgoing mail folder
-    (``MAILCAPTURE_MAIL_DIR``, default ``mail/outbox``, so ``mail/``; ``/data/mail`` in the
-    image): a folder the service may already write to, on its volume, and the same for
-    every command that reads the same settings.
-    """
-    env = os.environ if env is None else env
-    explicit = env.get(STATE_DIR, "").strip()
-    if explicit:
-        return Path(explicit)
-    if mail_dir is None:
-        from mailcapture.settings import Settings
-
-        mail_dir = Settings.from_environment(env).mail_dir
-    return mail_dir.parent
+    """Where ``serve`` publishes its workers' state and ``health`` reads it: the state folder
+    of :func:`mailcapture.settings.state_dir` (``publish`` keeps its chart cache there too,
+    so the rule lives below both)."""
+    return settings_state_dir(env, mail_dir)
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:

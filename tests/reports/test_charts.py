@@ -20,6 +20,7 @@ from mailcapture.domain.enums import Polarity
 from mailcapture.domain.periods import parse_period
 from mailcapture.reports.charts import (
     GRID_COLOUR,
+    MARGINS,
     TARGET_COLOUR,
     TEXT_COLOUR,
     VALUE_COLOUR,
@@ -201,3 +202,25 @@ def test_email_png_is_the_same_picture_as_a_small_palette_png():
         assert tuple(bytes.fromhex(colour[1:])) in drawn, colour
     difference = ImageStat.Stat(ImageChops.difference(before, after)).mean
     assert max(difference) < 1  # of 255: anti-aliased edges move a shade, nothing else
+
+
+def left_spine_x(png: bytes) -> int:
+    """The x of the plot area's left edge: the column with the longest run of axis colour."""
+    with Image.open(io.BytesIO(png)) as image:
+        rgb = image.convert("RGB")
+    ink = tuple(bytes.fromhex(TEXT_COLOUR[1:]))
+    width, height = rgb.size
+    pixels = rgb.load()
+    counts = [sum(pixels[x, y] == ink for y in range(height)) for x in range(width // 3)]
+    return max(range(len(counts)), key=counts.__getitem__)
+
+
+def test_plot_areas_line_up_whatever_the_labels():
+    """Fixed margins: a chart of millions and one of percentages put their axes in the same
+    place, so charts one above another on a page line up (tight_layout moved them)."""
+    small = history_chart("Small", POINTS, target=[D(97)] * 4, unit="%")
+    large = history_chart("Large", [(p, v * 5000 if v else None) for p, v in POINTS], unit="number")
+    factor = history_chart("Factor", [(p, v * 10**6 if v else None) for p, v in POINTS], unit="£")
+    months = history_chart("Months", [(f"2026-{m:02d}", D(m)) for m in range(1, 13)])
+    edges = {left_spine_x(c.png) for c in (small, large, factor, months)}
+    assert edges == {round(MARGINS["left"] * 640)}, edges

@@ -235,6 +235,7 @@ def test_publish_after_a_simulated_quarter(
     sample_register: SampleRegister,
     cli_env: dict[str, str],
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     require_pango()
     simulate_quarter(sessions, sample_register)
@@ -269,7 +270,7 @@ def test_publish_after_a_simulated_quarter(
     check_pdf(site / PDF, expected)
     check_accessibility(html, site)
     check_escaping(html)
-    check_deterministic(sessions, site, tmp_path / "again")
+    check_deterministic(sessions, site, tmp_path / "again", monkeypatch)
     check_in_chromium(site, tmp_path)
 
 
@@ -378,19 +379,49 @@ def check_escaping(html: dict[str, str]) -> None:
     assert "<b>backlog" not in html["index.html"]
 
 
-def check_deterministic(sessions: sessionmaker[Session], site: Path, again: Path) -> None:
-    """The library call with the same clock writes the very same bytes as the command."""
-    from mailcapture.publish.site import publish
+def check_deterministic(
+    sessions: sessionmaker[Session], site: Path, again: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The library call with the same clock writes the very same bytes as the command.
 
-    with sessions() as s:
-        published = publish(
-            s, parse_period(Q1), as_utc(datetime.fromisoformat(PUBLISHED_AT)), again
-        )
-    assert published.files == sorted(p.name for p in site.iterdir())
-    # Names, not bytes: pytest's diff of two large byte strings is quadratic and would
-    # stall the run for many minutes before reporting.
-    differ = [n for n in published.files if (again / n).read_bytes() != (site / n).read_bytes()]
-    assert differ == []
+    The command drew the charts in its process pool and filled its chart cache; the library
+    call draws every chart again in this process with no cache, so the charts are compared
+    across processes and drawing paths. A third publish, from the command's cache, draws
+    nothing and still writes the same bytes.
+    """
+    from mailcapture.publish import charts as publish_charts
+    from mailcapture.publish.charts import ChartOptions
+    from mailcapture.publish.site import publish
+    from mailcapture.reports.charts import ChartData, draw
+    from mailcapture.settings import chart_cache_dir
+
+    def publish_into(folder: Path, charts: ChartOptions | None) -> list[str]:
+        with sessions() as s:
+            published = publish(
+                s,
+                parse_period(Q1),
+                as_utc(datetime.fromisoformat(PUBLISHED_AT)),
+                folder,
+                charts=charts,
+            )
+        assert published.files == sorted(p.name for p in site.iterdir())
+        # Names, not bytes: pytest's diff of two large byte strings is quadratic and would
+        # stall the run for many minutes before reporting.
+        return [n for n in published.files if (folder / n).read_bytes() != (site / n).read_bytes()]
+
+    assert publish_into(again, ChartOptions(cache=None, workers=1)) == []
+
+    cache = chart_cache_dir()  # where the command kept its charts (under this test's folder)
+    assert cache is not None and cache.is_dir() and again.parent in cache.parents
+    drawn: list[ChartData] = []
+
+    def counting(data: ChartData) -> bytes:
+        drawn.append(data)
+        return draw(data)
+
+    monkeypatch.setattr(publish_charts, "draw", counting)
+    assert publish_into(again.parent / "warm", ChartOptions(cache=cache, workers=1)) == []
+    assert drawn == []
 
 
 def require_pango() -> None:
