@@ -5,13 +5,9 @@ Each kind of email is a pair of templates in ``templates/emails/``: ``<kind>.txt
 in the text template as ``{% block subject %}`` so that wording changes to an email are made
 in one place, by editing templates; a new kind (confirmation, report) needs no code here.
 
-Jinja settings, and why:
-
-* ``.html`` templates autoescape, ``.txt`` do not: names and titles come from a register
-  anyone may have typed ``<script>`` into, and the text part must show them as written.
-* ``StrictUndefined``: a misspelt field is an error in tests, not a blank in 300 emails.
-* ``trim_blocks`` / ``lstrip_blocks``: tags do not leave stray blank lines or indentation,
-  so the text part (the form) is exactly what the template lays out.
+Jinja settings, and why: :mod:`mailcapture.templating` (shared with the site). ``.html``
+templates autoescape, ``.txt`` do not: the text part must show a register's names and
+titles as written.
 
 Rendered text and HTML use ``\\n`` line ends and end with exactly one; turning them into
 CRLF for the wire is :mod:`mailcapture.compose.message`'s job.
@@ -24,13 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from jinja2 import (
-    Environment,
-    FileSystemLoader,
-    StrictUndefined,
-    TemplateNotFound,
-    select_autoescape,
-)
+from jinja2 import Environment, TemplateNotFound
 
 from mailcapture.compose.form import context_lines, form_groups, form_line, form_lines
 from mailcapture.compose.textfmt import PROSE_WIDTH, count_of, hang, one_line, reflow, truncate
@@ -42,6 +32,7 @@ from mailcapture.compose.views import (
     SummaryView,
 )
 from mailcapture.resources import package_dir
+from mailcapture.templating import strict_environment
 
 __all__ = ["TEMPLATE_DIR", "Rendered", "UnknownKindError", "environment", "kinds", "render"]
 
@@ -76,15 +67,7 @@ class UnknownKindError(LookupError):
 @functools.cache
 def environment() -> Environment:
     """The one Jinja environment; templates are compiled once per process and kept."""
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATE_DIR),
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        auto_reload=False,
-    )
+    env = strict_environment(TEMPLATE_DIR, escape_strings=False)
     env.globals.update(
         form_lines=form_lines,
         form_groups=form_groups,

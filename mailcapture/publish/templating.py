@@ -11,10 +11,11 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 
 from mailcapture.publish import formatting as fmt
 from mailcapture.resources import package_dir
+from mailcapture.templating import strict_environment
 
 #: ``templates/site/`` in the package: the page templates, ``report.html`` and ``style.css``.
 SITE_TEMPLATES: Path = package_dir("templates", "site")
@@ -23,15 +24,7 @@ SITE_TEMPLATES: Path = package_dir("templates", "site")
 @functools.cache
 def environment() -> Environment:
     """The site's Jinja environment: HTML autoescaped, undefined names an error."""
-    env = Environment(
-        loader=FileSystemLoader(SITE_TEMPLATES),
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        auto_reload=False,
-    )
+    env = strict_environment(SITE_TEMPLATES, escape_strings=True)
     env.filters.update(
         figure=fmt.figure,
         target_text=fmt.target_text,
