@@ -13,13 +13,17 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import CompoundSelect, Select, String, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from mailcapture.db import models as m
 from mailcapture.domain.enums import Frequency, SubmissionState
 from mailcapture.domain.frequency import frequency_of
 from mailcapture.domain.periods import Period
+
+#: The most ids in one ``IN (...)``, well under SQLite's and PostgreSQL's parameter limits
+#: even two to a statement.
+CHUNK = 5000
 
 RETURNED_STATES = (SubmissionState.ACCEPTED, SubmissionState.NOT_AVAILABLE)
 STATUS_ANSWERS = "on track / at risk / delayed / complete (with the date)"
@@ -148,32 +152,36 @@ def _live(start: date | None, completed: date | None, period: Period) -> bool:
 def returned_keys(
     session: Session, period_id: int, component_ids: Iterable[int], milestone_ids: Iterable[int]
 ) -> set[tuple[str, int]]:
-    """Which of these items already have a current value or status for the period."""
-    found: set[tuple[str, int]] = set()
+    """Which of these items already have a current value or status for the period.
+
+    One statement per chunk of ids; when both kinds fit in one chunk each (every reply's
+    form does), both are asked in one statement (``UNION ALL``), not two.
+    """
     component_ids, milestone_ids = list(component_ids), list(milestone_ids)
-    for chunk in _chunks(component_ids):
-        found.update(
-            ("component", cid)
-            for cid in session.scalars(
-                select(m.ComponentValue.component_id).where(
-                    m.ComponentValue.period_id == period_id,
-                    m.ComponentValue.is_current,
-                    m.ComponentValue.state.in_(RETURNED_STATES),
-                    m.ComponentValue.component_id.in_(chunk),
-                )
-            )
+
+    def values(chunk: list[int]) -> Select[str, int]:
+        return select(literal("component", String), m.ComponentValue.component_id).where(
+            m.ComponentValue.period_id == period_id,
+            m.ComponentValue.is_current,
+            m.ComponentValue.state.in_(RETURNED_STATES),
+            m.ComponentValue.component_id.in_(chunk),
         )
-    for chunk in _chunks(milestone_ids):
-        found.update(
-            ("milestone", mid)
-            for mid in session.scalars(
-                select(m.MilestoneUpdate.milestone_id).where(
-                    m.MilestoneUpdate.period_id == period_id,
-                    m.MilestoneUpdate.is_current,
-                    m.MilestoneUpdate.milestone_id.in_(chunk),
-                )
-            )
+
+    def statuses(chunk: list[int]) -> Select[str, int]:
+        return select(literal("milestone", String), m.MilestoneUpdate.milestone_id).where(
+            m.MilestoneUpdate.period_id == period_id,
+            m.MilestoneUpdate.is_current,
+            m.MilestoneUpdate.milestone_id.in_(chunk),
         )
+
+    queries: list[Select[str, int] | CompoundSelect[str, int]]
+    queries = [values(chunk) for chunk in _chunks(component_ids)]
+    queries += [statuses(chunk) for chunk in _chunks(milestone_ids)]
+    if len(queries) == 2 and max(len(component_ids), len(milestone_ids)) <= CHUNK:
+        queries = [union_all(*queries)]
+    found: set[tuple[str, int]] = set()
+    for query in queries:
+        found.update((kind, item_id) for kind, item_id in session.execute(query))
     return found
 
 
@@ -184,6 +192,6 @@ def item_key(item: DueItem | m.DataRequestItem) -> tuple[str, int]:
     return ("milestone", item.milestone_id)
 
 
-def _chunks(ids: list[int], size: int = 5000) -> Iterable[list[int]]:
+def _chunks(ids: list[int], size: int = CHUNK) -> Iterable[list[int]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]

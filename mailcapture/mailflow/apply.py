@@ -16,11 +16,13 @@ replaces it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from mailcapture.db import models as m
@@ -38,6 +40,7 @@ from mailcapture.forms.due import item_key, returned_keys
 from mailcapture.parsing.form import Answer, FormReading
 from mailcapture.parsing.values import ParsedValue, parse_status, parse_value
 from mailcapture.register.mail import capture_settings
+from mailcapture.register.model import CaptureSpec
 
 #: "last month", "last quarter", "last year": the period before, in the sender's words.
 _KIND_WORDS = {PeriodKind.MONTH: "month", PeriodKind.QUARTER: "quarter", PeriodKind.YEAR: "year"}
@@ -109,9 +112,17 @@ class Submitter:
 
 class Applier:
     def __init__(
-        self, session: Session, request: m.DataRequest, who: Submitter, today: date
+        self,
+        session: Session,
+        request: m.DataRequest,
+        who: Submitter,
+        today: date,
+        capture: Callable[[], CaptureSpec] | None = None,
     ) -> None:
+        """``capture``: the capture settings already read with the message (by the
+        pipeline's claim), so a figure's plausibility check asks the database nothing."""
         self.session = session
+        self._capture = capture or partial(capture_settings, session)
         self.request = request
         self.who = who
         self.today = today
@@ -171,27 +182,38 @@ class Applier:
             self._preload_statuses(milestone_ids)
 
     def _preload_values(self, component_ids: list[int]) -> None:
-        """Each component and its current value for the period (None when there is none)."""
-        for component, current_value in self.session.execute(
+        """Each component, its current value for the period (None when there is none) and
+        its figure held for confirmation (None when there is none), in one statement."""
+        self.held_values.update(dict.fromkeys(component_ids))
+        for component, value in self.session.execute(
             select(m.Component, m.ComponentValue)
             .outerjoin(
                 m.ComponentValue,
                 and_(
                     m.ComponentValue.component_id == m.Component.id,
                     m.ComponentValue.period_id == self.request.period_id,
-                    m.ComponentValue.is_current,
+                    or_(
+                        m.ComponentValue.is_current,
+                        m.ComponentValue.state == SubmissionState.UNCONFIRMED,
+                    ),
                 ),
             )
             .where(m.Component.id.in_(component_ids))
+            .order_by(m.Component.id, m.ComponentValue.id)
         ):
             self.components[component.id] = component
-            if self.current_values.get(component.id) is None:
-                self.current_values[component.id] = current_value
-        self._preload_held(component_ids)
+            self.current_values.setdefault(component.id, None)
+            if value is None:
+                continue
+            if value.is_current and self.current_values[component.id] is None:
+                self.current_values[component.id] = value
+            if value.state is SubmissionState.UNCONFIRMED:
+                self.held_values[component.id] = value  # ordered by id: the latest wins
         self._preload_references(component_ids)
 
     def _preload_held(self, component_ids: list[int]) -> None:
-        """Each component's figure held for confirmation for the period, if any."""
+        """Each component's figure held for confirmation for the period, if any (for a
+        component :meth:`preload` did not read)."""
         self.held_values.update(dict.fromkeys(component_ids))
         for row in self.session.scalars(
             select(m.ComponentValue)
@@ -512,7 +534,7 @@ class Applier:
 
     def plausibility_factor(self) -> Decimal:
         if self._factor is None:
-            self._factor = capture_settings(self.session).plausibility_factor
+            self._factor = self._capture().plausibility_factor
         return self._factor
 
     def references(self, component: m.Component) -> list[Reference]:

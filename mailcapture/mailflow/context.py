@@ -33,7 +33,7 @@ from mailcapture.parsing.addressing import Authentication, read_authentication
 from mailcapture.parsing.classify import Classification
 from mailcapture.parsing.mime import DecodedMessage
 from mailcapture.parsing.mime import Limits as MimeLimits
-from mailcapture.register.model import MailSpec
+from mailcapture.register.model import CaptureSpec, MailSpec
 
 __all__ = ["Answering", "Run", "Settings"]
 
@@ -105,6 +105,9 @@ class Run:
     answering: Answering | None = None
     #: How the run ended (set by :meth:`finish`); the pipeline stops at the first.
     outcome: Outcome | None = None
+    #: The capture settings as the pipeline's claim read them (None: read them from the
+    #: database when a figure needs them).
+    capture: Callable[[], CaptureSpec] | None = None
 
     def __init__(
         self,
@@ -124,7 +127,6 @@ class Run:
         self.sent = sent
         self.stages: list[dict[str, Any]] = []
         self.budget = Budget(settings.budget_seconds, settings.timer, self.stages)
-        row.attempts += 1
 
     @property
     def message(self) -> DecodedMessage:
@@ -166,6 +168,10 @@ class Run:
     def finish(self, outcome: Outcome, detail: str | None = None) -> None:
         """End the run: the outcome, its detail, and the state the outcome table gives."""
         self.outcome = outcome
+        # Counted here, not when the run starts: a run that does not finish is rolled back
+        # (the pipeline counts a failed or deferred attempt in a transaction of its own),
+        # and a change made before the first lookup would cost an UPDATE of its own.
+        self.row.attempts += 1
         self.row.state = OUTCOMES[outcome].state
         self.row.outcome = outcome.value  # the stored string, not the enum
         flagged = same_message_id_note(self.row.stages)  # issue 13: shown beside any outcome

@@ -83,6 +83,8 @@ class DataReply:
         self.reading: FormReading | None = None
         self.result: ApplyResult | None = None
         self.pending: list[m.DataRequestItem] = []
+        #: The codes of the request's indicators, read once by parse, reused by confirm.
+        self.indicator_codes: list[str] = []
         self.late = False
         self.summary = ""
 
@@ -128,6 +130,7 @@ class DataReply:
                 )
             )
         )
+        self.indicator_codes = indicator_codes
         run.budget.at("parse")
         sent = self.sent_texts(run)
         reading = read_reply(decoded.text, sent, codes + indicator_codes, run.budget.check)
@@ -158,9 +161,8 @@ class DataReply:
             received_at=now,
             late=self.late,
         )
-        result = Applier(run.session, request, who, now.astimezone(LOCAL_TZ).date()).apply(
-            self.reading
-        )
+        today = now.astimezone(LOCAL_TZ).date()
+        result = Applier(run.session, request, who, today, run.capture).apply(self.reading)
         pending = outstanding_items(run.session, request)
         if not pending and request.state is RequestState.OPEN:
             request.state = RequestState.COMPLETE
@@ -191,6 +193,7 @@ class DataReply:
             sender=run.person,
             result=result,
             pending=self.pending,
+            indicator_codes=self.indicator_codes,
             notes=notes,
             late=self.late,
             now=run.now,

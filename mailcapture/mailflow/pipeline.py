@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,8 +38,8 @@ from mailcapture.mailflow.sent import SentTexts
 from mailcapture.mailflow.stages import run_stages
 from mailcapture.mailflow.store import Envelope, StoredMessage, store_raw
 from mailcapture.parsing.mime import clean_text
-from mailcapture.register.mail import mail_settings
-from mailcapture.register.model import MailSpec
+from mailcapture.register.mail import capture_spec, mail_settings
+from mailcapture.register.model import CaptureSpec, MailSpec
 
 __all__ = ["IngestResult", "Pipeline", "Settings"]
 
@@ -107,11 +109,13 @@ class Pipeline:
             with transaction(self.sessions) as session:
                 claimed = self._claim(session, message_id, force)
                 if claimed is not None:
-                    row, mail = claimed
+                    row, mail, capture = claimed
                     # mail_settings explains a missing mail section; the claim read it.
                     spec = mail if mail is not None else mail_settings(session)
                     now = self.clock.now()
-                    run_stages(Run(session, row, spec, now, self.settings, self.sent))
+                    run = Run(session, row, spec, now, self.settings, self.sent)
+                    run.capture = capture
+                    run_stages(run)
                     result = _result(row)
             if result is not None:
                 return _logged(result)  # once committed: the outcome is the stored one
@@ -159,23 +163,32 @@ class Pipeline:
 
     def _claim(
         self, session: Session, message_id: int, force: bool
-    ) -> tuple[m.InboundMessage, MailSpec | None] | None:
-        """The row to process, locked, with the mail settings read in the same statement."""
-        mail = (
-            select(m.ServiceSetting.value).where(m.ServiceSetting.key == "mail").scalar_subquery()
+    ) -> tuple[m.InboundMessage, MailSpec | None, Callable[[], CaptureSpec]] | None:
+        """The row to process, locked, with the mail and capture settings read in the same
+        statement (every message needs the first; a reply with figures the second, for its
+        plausibility factor, which is then not asked for again)."""
+        mail, capture = (
+            select(m.ServiceSetting.value).where(m.ServiceSetting.key == key).scalar_subquery()
+            for key in ("mail", "capture")
         )
-        query = select(m.InboundMessage, mail).where(m.InboundMessage.id == message_id)
+        query = select(m.InboundMessage, mail, capture).where(m.InboundMessage.id == message_id)
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True, of=m.InboundMessage)
         found = session.execute(query).first()
         if found is None:
             return None
-        row, settings = found
+        row, settings, captured = found
         if row.state is InboundState.DUPLICATE:
             return None
         if row.state is not InboundState.RECEIVED and not force:
             return None
-        return row, MailSpec(**settings) if settings is not None else None
+        # Read when a figure needs it, as capture_settings would (a broken row fails the
+        # reply that needs it, not every message).
+        return (
+            row,
+            MailSpec(**settings) if settings is not None else None,
+            partial(capture_spec, captured),
+        )
 
     def result_of(self, message_id: int) -> IngestResult:
         with self.sessions() as session:

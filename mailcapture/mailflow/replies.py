@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -48,7 +49,7 @@ from mailcapture.outbox.notices import (
     when_text,
 )
 from mailcapture.register.model import MailSpec
-from mailcapture.reports.commentary import needing_commentary, request_indicator_codes
+from mailcapture.reports.commentary import needing_commentary
 
 #: Our automatic answers, counted together against the hourly limit per address, so that
 #: two robots answering each other cannot keep either busy.
@@ -160,6 +161,7 @@ def queue_confirmation(
     sender: m.Person,
     result: ApplyResult,
     pending: list[m.DataRequestItem],
+    indicator_codes: Collection[str],
     notes: list[str],
     late: bool,
     now: datetime,
@@ -174,7 +176,8 @@ def queue_confirmation(
     ``answers_ours``: the reply answers one of our automatic emails. If it also brought
     nothing (no value, correction or comment: our email forwarded back whole, as a
     forwarder that wraps what it reflects does), a confirmation would only feed the loop,
-    so it is withheld too.
+    so it is withheld too. ``indicator_codes``: the request's indicators, as the parse
+    stage read them (the commentary check needs the same set: not read again).
     """
     if quiet is not None:
         return Notice(False, f"confirmation not sent: {quiet}", withheld=True)
@@ -198,9 +201,7 @@ def queue_confirmation(
         )
     principal = request.person if request.person_id != sender.id else None
     # Red or worsening indicators on this form with no commentary yet: ask for a line.
-    needed = needing_commentary(
-        session, parse_period(request.period.code), request_indicator_codes(session, request.id)
-    )
+    needed = needing_commentary(session, parse_period(request.period.code), indicator_codes)
     view = views.ConfirmationView(
         council=council(mail),
         recipient=person_view(sender),

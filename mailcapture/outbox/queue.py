@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from mailcapture.db.models import OutboxMessage
@@ -42,35 +42,46 @@ def already_queued(session: Session, dedupe_key: str) -> bool:
 
 
 def enqueue(session: Session, mail: NewMail, now: datetime) -> OutboxMessage | None:
-    """Queue ``mail``; None when its ``dedupe_key`` was queued before (by anyone)."""
-    row = OutboxMessage(
-        kind=mail.kind,
-        recipient=mail.recipient,
-        person_id=mail.person_id,
-        subject=mail.subject,
-        message_id=mail.message_id,
-        raw=mail.raw,
-        dedupe_key=mail.dedupe_key,
-        request_id=mail.request_id,
-        period_id=mail.period_id,
-        in_reply_to_id=mail.in_reply_to_id,
-        state=OutboxState.QUEUED,
-        attempts=0,
-        created_at=now,
-        next_attempt_at=now,
-    )
+    """Queue ``mail``; None when its ``dedupe_key`` was queued before (by anyone).
+
+    A keyed row is one ``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING``, as
+    ``store_raw`` stores a message: no savepoint around it (two statements saved on every
+    reply's confirmation), and PostgreSQL waits for a concurrent insert of the same key to
+    commit or roll back exactly as the unique index itself would. Any other constraint
+    still raises, as before.
+    """
+    values = {
+        "kind": mail.kind,
+        "recipient": mail.recipient,
+        "person_id": mail.person_id,
+        "subject": mail.subject,
+        "message_id": mail.message_id,
+        "raw": mail.raw,
+        "dedupe_key": mail.dedupe_key,
+        "request_id": mail.request_id,
+        "period_id": mail.period_id,
+        "in_reply_to_id": mail.in_reply_to_id,
+        "state": OutboxState.QUEUED,
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+    }
     if mail.dedupe_key is None:
+        row = OutboxMessage(**values)
         session.add(row)
         session.flush()
         return row
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        if already_queued(session, mail.dedupe_key):
-            return None
-        raise
-    return row
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # What is pending goes first, as the savepoint this replaces flushed it.
+    session.flush()
+    statement = (
+        insert(OutboxMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[OutboxMessage.dedupe_key])
+        .returning(OutboxMessage)
+    )
+    return session.scalars(statement).first()
 
 
 def claim_due(session: Session, now: datetime, limit: int) -> list[OutboxMessage]:

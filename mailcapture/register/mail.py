@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -33,10 +34,15 @@ def capture_settings(session: Session) -> CaptureSpec:
     back silently: a factor nobody chose would decide which figures count.
     """
     row = session.get(ServiceSetting, "capture")
-    if row is None:
+    return capture_spec(row.value if row is not None else None)
+
+
+def capture_spec(value: Any) -> CaptureSpec:
+    """The ``capture`` section from its stored value (None: never set, the defaults)."""
+    if value is None:
         return CaptureSpec()
     try:
-        factor = Decimal(str(row.value["plausibility_factor"]))
+        factor = Decimal(str(value["plausibility_factor"]))
     except (KeyError, TypeError, InvalidOperation) as exc:
         raise SettingsError(
             "the stored capture settings cannot be read: run `mailcapture load` again"

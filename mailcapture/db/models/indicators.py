@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailcapture.db.models.base import Base, Retirable, enum_column
@@ -24,6 +24,10 @@ from mailcapture.domain.periods import PeriodKind
 
 class Indicator(Retirable, Base):
     __tablename__ = "indicators"
+    #: Codes are looked up as written by people, in any case (``lower(code) IN (...)`` in
+    #: the reports' queries, on every reply's commentary check): without this index that
+    #: is a scan of the whole register.
+    __table_args__ = (Index("ix_indicators_code_lower", func.lower(text("code"))),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailcapture.db.models.base import Base, Retirable, enum_column
@@ -36,6 +36,8 @@ class Person(Retirable, Base):
     """Someone who sends or receives mail; identified by their (lower-cased) address."""
 
     __tablename__ = "people"
+    #: Addresses typed by the team are matched in any case (``lower(email) = ...``).
+    __table_args__ = (Index("ix_people_email_lower", func.lower(text("email"))),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)

@@ -1,0 +1,122 @@
+"""The SQL cost of processing one typical reply (issue 14, part 2): a count, not a timing.
+
+Kevin Walsh answers his April request's three items (two figures, one milestone status)
+with plausible figures; the message is stored first (``store_only``, its own commit), then
+``Pipeline.process`` is counted: every statement sent to the database
+(``before_cursor_execute`` on the engine) and every commit.
+
+Starting point, measured before part 2 (this test, 7 December 2026): 37 statements on
+SQLite (its ``BEGIN IMMEDIATE`` included) and 35 on PostgreSQL, 1 commit, 1 savepoint (the
+confirmation's outbox row). Of those: the claim, an update of the attempt count and our
+outbox row by Message-ID (3, and SQLite's BEGIN); 6 to match the sender, the request and
+our automatic email, the sender's recent messages, the request's indicator codes and what
+we sent for it; 6 to preload the lock, the current values, the held figures, the
+references, the milestones' statuses and the plausibility factor; 2 updates flushed before
+3 single-row inserts; 2 to read the items still outstanding; the hourly count; 8 for the
+commentary check (the indicator codes again, ``commentary_for`` and the 6 of the reports'
+``indicator_values``); the request's state; savepoint, insert and release of the
+confirmation; the final update of the inbound row.
+
+Reached so far (part 2, first pass): 30 on SQLite and 28 on PostgreSQL, 1 commit, no
+savepoint. Saved: the confirmation's outbox row is one ``INSERT ... ON CONFLICT DO
+NOTHING`` (2), the request's indicator codes are read once for parse and the commentary
+check (1), the attempt is counted with the outcome, so the row is updated once before the
+end instead of twice (1), the plausibility factor comes with the claim (1), the figures
+held for confirmation come with the current values (1), and the items still outstanding
+are one ``UNION ALL`` (1).
+
+The issue's goal is at most 12 statements and at most 1 commit: the commit is reached, the
+statements are not. ``LIMITS`` holds the lowest counts reached, so a regression fails here.
+What stands in the way, largest first:
+
+- the commentary check in the confirmation runs the reports' ``indicator_values`` query
+  set and ``commentary_for``: 7 statements for rows the apply stage mostly read already
+  (the indicators behind the request's items, their components' values); it needs a
+  variant of ``indicator_values`` fed from the preloaded rows;
+- match and its loop checks read the sender, the request, our outbox row by Message-ID
+  (classify), our automatic email by In-Reply-To (match), the sender's recent messages,
+  the request's indicator codes and everything we sent for the request in 7 separate
+  queries: one or two with joins and subqueries would do;
+- the applier writes through the ORM: a flush before the inserts (the inbound row and the
+  items' ``returned_at``), single-row inserts on SQLite (the ORM wants each new id back),
+  a flush of the request's state before the outbox insert, and the final update of the
+  inbound row: Core inserts without ``RETURNING`` and one update at the end would save
+  3 to 5;
+- the lock state, the current values, the references and the milestones' statuses are 4
+  preload statements, and the hourly limit a count of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailcapture.demo import clients
+from mailcapture.mailflow.store import Envelope
+from tests.conftest import SampleRegister
+from tests.mailflow.world import PipelineWorld, april_requests_sent
+
+KEVIN = "Kevin Walsh <kevin.walsh@ashdown.example>"
+#: Plausible against the sample register's history, so every answer is applied.
+ANSWERS = "BV8a.1: 1,870\nBV8a.2: 1902\nP09.M0: on track"
+
+#: The most statements ``Pipeline.process`` may send for the reply, by dialect (SQLite's
+#: ``BEGIN IMMEDIATE`` is one). Not yet the issue's 12: see the module docstring for what
+#: stands in the way.
+LIMITS = {"sqlite": 30, "postgresql": 28}
+#: The issue's goal, reached: the raw store is committed before, and processing is one.
+COMMITS = 1
+
+
+@dataclass
+class Counted:
+    """What one block sent to the database."""
+
+    statements: list[str] = field(default_factory=list)
+    commits: int = 0
+
+
+@contextmanager
+def counting(engine: Engine) -> Iterator[Counted]:
+    """Count statements and commits on ``engine`` while the block runs."""
+    counted = Counted()
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        counted.statements.append(sql)
+
+    def commit(_conn: Any) -> None:
+        counted.commits += 1
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        yield counted
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+
+
+@pytest.fixture
+def world(sessions: sessionmaker[Session], sample_register: SampleRegister) -> PipelineWorld:
+    return april_requests_sent(sessions, sample_register)
+
+
+def test_a_typical_reply_is_processed_in_few_statements_and_one_commit(
+    world: PipelineWorld,
+) -> None:
+    request = world.request_raw("kevin.walsh@ashdown.example")
+    raw = clients.gmail_top_posted(request, KEVIN, ANSWERS)
+    stored = world.pipeline.store_only(raw, Envelope(source="test"))
+    engine = world.sessions.kw["bind"]
+    with counting(engine) as counted:
+        result = world.pipeline.process(stored.id)
+    assert result.outcome == "applied", result
+    sent = "\n".join(" ".join(sql.split())[:160] for sql in counted.statements)
+    assert len(counted.statements) <= LIMITS[engine.dialect.name], sent
+    assert counted.commits <= COMMITS
