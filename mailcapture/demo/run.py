@@ -305,6 +305,7 @@ def _summary(
     for label, count in (
         ("figures captured", states[SubmissionState.ACCEPTED] + states[SubmissionState.SUPERSEDED]),
         ("figures 'not available', with the reason", states[SubmissionState.NOT_AVAILABLE]),
+        ("figures held until the sender confirms them", states[SubmissionState.UNCONFIRMED]),
         (
             "milestone statuses captured",
             statuses[SubmissionState.ACCEPTED] + statuses[SubmissionState.SUPERSEDED],
