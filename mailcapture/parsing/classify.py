@@ -369,6 +369,10 @@ def _notice_text(ctx: _Context) -> str:
 #: How much of a server's diagnostic is kept: the reason, not a page of transcript.
 DIAGNOSTIC_CHARS = 300
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+# A DSN field is read with surrogate escapes, so an 8-bit byte in a broken report is a lone
+# surrogate, which neither database can store (the fuzz found it: a bounce ended failed on
+# UnicodeEncodeError). It becomes U+FFFD: the reader sees a byte was there and unreadable.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 #: A line that carries an SMTP reply: an enhanced status code (``5.1.1``) or a three-digit
 #: reply code followed by words (``550 User unknown``, ``550-5.1.1``).
 _SMTP_LINE = re.compile(r"\b[45]\.\d{1,3}\.\d{1,3}\b|\b[45][0-5]\d[ -](?=[#A-Za-z<(\[\d])")
@@ -378,7 +382,8 @@ _DIAGNOSTIC_TYPE = re.compile(r"^\s*[\w-]{1,20}\s*;\s*")
 
 def _one_line(text: str) -> str:
     """A server's words on one line: controls gone, whitespace single, cut short."""
-    text = " ".join(_CONTROL.sub(" ", text[: DIAGNOSTIC_CHARS * 4]).split())
+    text = _SURROGATE.sub("\ufffd", text[: DIAGNOSTIC_CHARS * 4])
+    text = " ".join(_CONTROL.sub(" ", text).split())
     if len(text) > DIAGNOSTIC_CHARS:
         text = text[: DIAGNOSTIC_CHARS - 3].rstrip() + "..."
     return text

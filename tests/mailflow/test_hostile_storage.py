@@ -279,3 +279,29 @@ def test_a_valid_address_of_241_characters_gets_its_notice(world: PipelineWorld)
     (notice,) = _mail_to(world, address)
     assert notice.kind == "rejection_notice" and notice.recipient == address
     assert notice.dedupe_key is not None and len(notice.dedupe_key) <= 200
+
+
+def test_a_bounce_whose_diagnostic_holds_an_undecodable_byte_is_recorded(
+    world: PipelineWorld,
+) -> None:
+    """``bounce_8bit_diagnostic.eml``: a delivery report for Natalie Price whose
+    ``Diagnostic-Code`` holds a raw 0x9c byte inside the address. The status part is read with
+    surrogate escapes, so the server's words kept a lone surrogate; storing them as her
+    ``mail_failure_reason`` raised UnicodeEncodeError on both databases and the bounce ended
+    ``failed`` (fuzz case 5096 of ``benchmarks/fuzz.py``). Now the byte reads as U+FFFD: the
+    bounce is recorded against her, her failure reason is the server's words with the
+    unreadable byte marked, and the performance team's bounce notice quotes them."""
+    natalie = "natalie.price@ashdown.example"
+    raw = (HOSTILE / "bounce_8bit_diagnostic.eml").read_bytes()
+    assert b"\x9c" in raw
+    result = world.ingest(raw)
+    assert (result.state, result.outcome) == ("processed", "bounce")
+    said = "550 5.1.1 <natali\ufffd.price@ashdown.example>: Recipient address rejected"
+    assert said in (result.detail or "")
+    with world.sessions() as s:
+        person = s.scalars(select(m.Person).where(m.Person.email == natalie)).one()
+        assert person.mail_failing_since is not None
+        assert person.mail_failure_reason == said
+    [notice] = world.outbox("bounce_notice")
+    text = " ".join(clients.plain_text(clients.parsed(notice.raw)).split())
+    assert f"Server said: {said}" in text
