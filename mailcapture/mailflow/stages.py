@@ -118,7 +118,7 @@ def classify(run: Run) -> None:
     verdict = classify_message(decoded, raw, run.row.envelope_from)
     run.verdict = verdict
     run.row.classification = KIND_TO_CLASS[verdict.kind]
-    run.row.classification_rule = verdict.rule[:200]
+    run.row.classification_rule = clean_text(verdict.rule)[:200]
     run.stage("classify", verdict.kind.value, verdict.rule)
     run.budget.at("match")
 
@@ -192,7 +192,7 @@ def _refuse_unreadable(run: Run, raw: bytes, exc: ValueError) -> None:
         return
     verdict = classify_headers(head, run.row.envelope_from)
     run.row.classification = KIND_TO_CLASS[verdict.kind]
-    run.row.classification_rule = verdict.rule[:200]
+    run.row.classification_rule = clean_text(verdict.rule)[:200]
     run.stage("classify", verdict.kind.value, f"headers only: {verdict.rule}")
     auth = run.authentication(head.headers)
     address = (head.from_address or run.row.sender or "").lower()

@@ -380,10 +380,14 @@ _SMTP_LINE = re.compile(r"\b[45]\.\d{1,3}\.\d{1,3}\b|\b[45][0-5]\d[ -](?=[#A-Za-
 _DIAGNOSTIC_TYPE = re.compile(r"^\s*[\w-]{1,20}\s*;\s*")
 
 
+def _readable(text: str) -> str:
+    """``text`` with each lone surrogate (an undecodable byte) as U+FFFD: storable."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def _one_line(text: str) -> str:
     """A server's words on one line: controls gone, whitespace single, cut short."""
-    text = _SURROGATE.sub("\ufffd", text[: DIAGNOSTIC_CHARS * 4])
-    text = " ".join(_CONTROL.sub(" ", text).split())
+    text = " ".join(_CONTROL.sub(" ", _readable(text[: DIAGNOSTIC_CHARS * 4])).split())
     if len(text) > DIAGNOSTIC_CHARS:
         text = text[: DIAGNOSTIC_CHARS - 3].rstrip() + "..."
     return text
@@ -634,15 +638,28 @@ def _status_parts(root: Message) -> list[Message]:
 
 
 def _field_blocks(part: Message) -> list[dict[str, str]]:
-    """The DSN's field groups (per-message, then per-recipient) as lower-cased dicts."""
+    """The DSN's or ARF report's field groups (per-message, then per-recipient) as
+    lower-cased dicts.
+
+    The fields are read with surrogate escapes, so an 8-bit byte in a broken report is a
+    lone surrogate here; it becomes U+FFFD at once, because every field may end up in a
+    stored column (a feedback type in the classification rule, a diagnostic as a person's
+    failure reason) and neither database can store a lone surrogate (fuzz cases 5096 and
+    7010 ended ``failed`` on UnicodeEncodeError).
+    """
     payload = stored_payload(part)
     blocks: list[dict[str, str]] = []
     if isinstance(payload, list):
         for block in payload:
             if isinstance(block, Message):
-                blocks.append({k.strip().lower(): " ".join(v.split()) for k, v in block.items()})
+                blocks.append(
+                    {
+                        _readable(k).strip().lower(): " ".join(_readable(str(v)).split())
+                        for k, v in block.items()
+                    }
+                )
         return blocks
-    text = payload if isinstance(payload, str) else ""
+    text = _readable(payload) if isinstance(payload, str) else ""
     for chunk in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
         fields: dict[str, str] = {}
         last = None

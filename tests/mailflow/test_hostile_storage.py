@@ -305,3 +305,21 @@ def test_a_bounce_whose_diagnostic_holds_an_undecodable_byte_is_recorded(
     [notice] = world.outbox("bounce_notice")
     text = " ".join(clients.plain_text(clients.parsed(notice.raw)).split())
     assert f"Server said: {said}" in text
+
+
+def test_a_feedback_report_whose_type_holds_an_undecodable_byte_is_recorded(
+    world: PipelineWorld, no_new_mail: None
+) -> None:
+    """``arf_8bit_feedback_type.eml``: the corpus's NetEase DMARC failure report with a raw
+    0xa9 byte in ``Feedback-Type``. The report's fields kept it as a lone surrogate, which
+    went into the stored classification rule (``arf:aut\\udca9-failure``): UnicodeEncodeError
+    on both databases, ``failed`` (fuzz case 7010). Now every field of a report is read with
+    the byte as U+FFFD, so the report is recorded as a complaint about mail that is not ours,
+    with no reply."""
+    raw = (HOSTILE / "arf_8bit_feedback_type.eml").read_bytes()
+    assert b"\xa9" in raw
+    result = world.ingest(raw)
+    assert (result.state, result.outcome) == ("processed", "complaint")
+    row = world.inbound(result.id)
+    assert row.classification_rule == "arf:aut\ufffd-failure"
+    assert "does not match any email of ours" in (result.detail or "")
