@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Select, select, text
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from mailcapture.clock import Clock
 from mailcapture.db import models as m
@@ -41,7 +43,7 @@ from mailcapture.parsing.mime import clean_text
 from mailcapture.register.mail import capture_spec, mail_settings
 from mailcapture.register.model import CaptureSpec, MailSpec
 
-__all__ = ["IngestResult", "Pipeline", "Settings"]
+__all__ = ["Batch", "IngestResult", "Pipeline", "Settings", "relax_commit"]
 
 log = logging.getLogger(__name__)
 
@@ -109,86 +111,112 @@ class Pipeline:
             with transaction(self.sessions) as session:
                 claimed = self._claim(session, message_id, force)
                 if claimed is not None:
-                    row, mail, capture = claimed
                     # mail_settings explains a missing mail section; the claim read it.
-                    spec = mail if mail is not None else mail_settings(session)
-                    now = self.clock.now()
-                    run = Run(session, row, spec, now, self.settings, self.sent)
-                    run.capture = capture
+                    mail = claimed.mail if claimed.mail is not None else mail_settings(session)
+                    run = Run(
+                        session, claimed.row, mail, self.clock.now(), self.settings, self.sent
+                    )
+                    run.capture = claimed.capture
                     run_stages(run)
-                    result = _result(row)
+                    result = _result(claimed.row)
             if result is not None:
                 return _logged(result)  # once committed: the outcome is the stored one
-        except OverBudget as exc:
-            return _logged(self._defer(message_id, exc))
         except Exception as exc:  # deliberate: the last resort for our own bugs (docstring)
             if is_database_fault(exc):
                 raise  # an outage: the message stays received for a later attempt
             with transaction(self.sessions) as session:
                 row = session.get_one(m.InboundMessage, message_id)
-                row.state = OUTCOMES[Outcome.FAILED].state
-                row.attempts += 1
-                row.outcome = Outcome.FAILED.value
-                row.outcome_detail = f"{type(exc).__name__}: {exc}"[:500]
-                row.error = clean_text("".join(traceback.format_exception(exc)))[-8000:]
-                row.processed_at = self.clock.now()
-                result = _result(row)
+                result = _set_aside(row, exc, self.clock.now())
             return _logged(result)
         # Not ours to process (done already, a duplicate, or locked by another process): say
         # what it is, from a session of its own once ours has ended. Asked inside our own
         # transaction, SQLite's BEGIN IMMEDIATE would wait on the lock this thread holds.
         return self.result_of(message_id)
 
-    def _defer(self, message_id: int, exc: OverBudget) -> IngestResult:
-        """Set aside a message that ran over its time budget (issue 12): ``deferred``.
-
-        Its processing was rolled back (nothing applied, no notice queued), its raw bytes
-        are kept, and the reason and the stages it got through go in its audit trail. The
-        sweep does not take it again (it would only stall again): ``mailcapture reprocess``
-        does, on an operator's word, with a larger budget if need be.
-        """
-        with transaction(self.sessions) as session:
-            row = session.get_one(m.InboundMessage, message_id)
-            row.state = OUTCOMES[Outcome.DEFERRED].state
-            row.attempts += 1
-            row.outcome = Outcome.DEFERRED.value
-            row.outcome_detail = exc.reason[:500]
-            now = self.clock.now()
-            stopped = {"stage": "budget", "result": "deferred", "detail": exc.reason}
-            stopped["at"] = now.isoformat()
-            row.stages = [*(row.stages or []), {"run": row.attempts}, *exc.stages, stopped]
-            row.processed_at = now
-            row.error = None
-            return _result(row)
-
-    def _claim(
-        self, session: Session, message_id: int, force: bool
-    ) -> tuple[m.InboundMessage, MailSpec | None, Callable[[], CaptureSpec]] | None:
+    def _claim(self, session: Session, message_id: int, force: bool) -> Claimed | None:
         """The row to process, locked, with the mail and capture settings read in the same
         statement (every message needs the first; a reply with figures the second, for its
         plausibility factor, which is then not asked for again)."""
-        mail, capture = (
-            select(m.ServiceSetting.value).where(m.ServiceSetting.key == key).scalar_subquery()
-            for key in ("mail", "capture")
-        )
-        query = select(m.InboundMessage, mail, capture).where(m.InboundMessage.id == message_id)
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=m.InboundMessage)
+        query = _claim_query(session).where(m.InboundMessage.id == message_id)
         found = session.execute(query).first()
         if found is None:
             return None
-        row, settings, captured = found
-        if row.state is InboundState.DUPLICATE:
+        claimed = Claimed.of(found)
+        if claimed.row.state is InboundState.DUPLICATE:
             return None
-        if row.state is not InboundState.RECEIVED and not force:
+        if claimed.row.state is not InboundState.RECEIVED and not force:
             return None
-        # Read when a figure needs it, as capture_settings would (a broken row fails the
-        # reply that needs it, not every message).
-        return (
-            row,
-            MailSpec(**settings) if settings is not None else None,
-            partial(capture_spec, captured),
+        return claimed
+
+    def process_batch(self, message_ids: Sequence[int]) -> Batch:
+        """Process up to ``len(message_ids)`` stored messages in one transaction (issue 14).
+
+        The messages still ``received`` are claimed with one statement (``FOR UPDATE SKIP
+        LOCKED`` on PostgreSQL, so several workers and ``serve`` processes share the queue
+        without taking one message twice), in the order they were stored, and each runs its
+        stages inside a savepoint: a message that raises is rolled back alone and marked
+        ``failed`` (or ``deferred``, over its time budget) with its error kept, in the same
+        transaction, and the others' work stands. One commit for the lot.
+
+        A message is not taken while an earlier message from the same sender, outside this
+        batch, is still waiting (``Batch.waiting``): another worker may have it in hand, and
+        a person's correction must be applied after the figure it corrects, however many
+        workers there are. Ids another process holds, or that are done already, are in
+        ``Batch.skipped``.
+
+        A database fault is raised as in :meth:`process`: the whole batch is rolled back and
+        every message stays ``received`` for another try.
+        """
+        wanted = sorted(set(message_ids))
+        results: list[IngestResult] = []
+        with transaction(self.sessions) as session:
+            relax_commit(session)
+            earlier = aliased(m.InboundMessage)
+            waits = (
+                select(earlier.id)
+                .where(
+                    earlier.sender == m.InboundMessage.sender,
+                    earlier.id < m.InboundMessage.id,
+                    earlier.state == InboundState.RECEIVED,
+                    earlier.id.not_in(wanted),
+                )
+                .exists()
+            )
+            query = (
+                _claim_query(session, waits.label("waits"))
+                .where(
+                    m.InboundMessage.id.in_(wanted),
+                    m.InboundMessage.state == InboundState.RECEIVED,
+                )
+                .order_by(m.InboundMessage.id)
+            )
+            found = [tuple(f) for f in session.execute(query)]
+            waiting = [f[0].id for f in found if f[3]]
+            for claimed in (Claimed.of(f) for f in found if not f[3]):
+                results.append(self._one_of_batch(session, claimed))
+        taken = {r.id for r in results}
+        for result in results:
+            _logged(result)
+        return Batch(
+            results=results,
+            waiting=waiting,
+            skipped=[i for i in wanted if i not in taken and i not in waiting],
         )
+
+    def _one_of_batch(self, session: Session, claimed: Claimed) -> IngestResult:
+        """One message of a batch, in a savepoint of its own (see :meth:`process_batch`)."""
+        row = claimed.row
+        try:
+            with session.begin_nested():
+                spec = claimed.mail if claimed.mail is not None else mail_settings(session)
+                run = Run(session, row, spec, self.clock.now(), self.settings, self.sent)
+                run.capture = claimed.capture
+                run_stages(run)
+        except Exception as exc:  # deliberate: the last resort for our own bugs (process)
+            if is_database_fault(exc):
+                raise
+            return _set_aside(row, exc, self.clock.now())
+        return _result(row)
 
     def result_of(self, message_id: int) -> IngestResult:
         with self.sessions() as session:
@@ -221,6 +249,92 @@ class Pipeline:
         """For transports that answer the sender first and process afterwards."""
         with transaction(self.sessions) as session:
             return store_raw(session, raw, envelope, self.clock.now())
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A message claimed for processing, with the settings read in the same statement."""
+
+    row: m.InboundMessage
+    mail: MailSpec | None
+    capture: Callable[[], CaptureSpec]
+
+    @classmethod
+    def of(cls, found: Sequence[Any]) -> Claimed:
+        row, settings, captured = found[0], found[1], found[2]
+        # The capture settings are read when a figure needs them, as capture_settings would
+        # (a broken row fails the reply that needs it, not every message).
+        return cls(
+            row,
+            MailSpec(**settings) if settings is not None else None,
+            partial(capture_spec, captured),
+        )
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What :meth:`Pipeline.process_batch` did with the ids it was given."""
+
+    #: The messages it processed, in order (processed, quarantined, failed or deferred).
+    results: list[IngestResult] = field(default_factory=list)
+    #: Left ``received``: an earlier message from the same sender is still waiting.
+    waiting: list[int] = field(default_factory=list)
+    #: Not ours: processed already, a duplicate, or in another process's hands.
+    skipped: list[int] = field(default_factory=list)
+
+
+def _claim_query(session: Session, *extra: Any) -> Select[Any]:
+    """Inbound rows with the mail and capture settings, locked where the database can."""
+    mail, capture = (
+        select(m.ServiceSetting.value).where(m.ServiceSetting.key == key).scalar_subquery()
+        for key in ("mail", "capture")
+    )
+    query = select(m.InboundMessage, mail, capture, *extra)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=m.InboundMessage)
+    return query
+
+
+def relax_commit(session: Session) -> None:
+    """On PostgreSQL, let this transaction's commit return before its WAL reaches the disk.
+
+    Safe here because processing is redoable: the raw message was committed durably
+    (``store_raw``'s own transaction, before anyone was told 250), so a crash in the short
+    window after this commit (at most three times ``wal_writer_delay``) loses only the
+    processing, never a message, and the rolled-back row is ``received`` again, so the
+    sweep processes it once more. No confirmation can have gone out for lost work: the
+    outbox row is written in the same transaction. The setting is ``LOCAL``: it ends with
+    the transaction, and nothing else of ours is relaxed.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+
+def _set_aside(row: m.InboundMessage, exc: Exception, now: datetime) -> IngestResult:
+    """Mark a message whose processing raised (and was rolled back): ``deferred`` when it ran
+    over its time budget, ``failed`` for any other error of ours.
+
+    A deferred message (issue 12) keeps its raw bytes, and the reason and the stages it got
+    through go in its audit trail; the sweep does not take it again (it would only stall
+    again): ``mailcapture reprocess`` does, on an operator's word, with a larger budget if
+    need be. A failed one keeps the error and its traceback for whoever fixes the bug.
+    """
+    row.attempts += 1
+    row.processed_at = now
+    if isinstance(exc, OverBudget):
+        row.state = OUTCOMES[Outcome.DEFERRED].state
+        row.outcome = Outcome.DEFERRED.value
+        row.outcome_detail = exc.reason[:500]
+        stopped = {"stage": "budget", "result": "deferred", "detail": exc.reason}
+        stopped["at"] = now.isoformat()
+        row.stages = [*(row.stages or []), {"run": row.attempts}, *exc.stages, stopped]
+        row.error = None
+    else:
+        row.state = OUTCOMES[Outcome.FAILED].state
+        row.outcome = Outcome.FAILED.value
+        row.outcome_detail = f"{type(exc).__name__}: {exc}"[:500]
+        row.error = clean_text("".join(traceback.format_exception(exc)))[-8000:]
+    return _result(row)
 
 
 def _result(row: m.InboundMessage) -> IngestResult:

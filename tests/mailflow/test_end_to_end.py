@@ -30,28 +30,6 @@ FIONA = "Fiona Grant <fiona.grant@ashdown.example>"
 class World(PipelineWorld):
     """The sample council after the April 2026 requests went out."""
 
-    def current(self, code: str, period: str = "2026-04") -> tuple[object, str] | None:
-        with self.sessions() as s:
-            row = s.scalar(
-                select(m.ComponentValue)
-                .join(m.Component)
-                .join(m.Period)
-                .where(
-                    m.Component.code == code, m.Period.code == period, m.ComponentValue.is_current
-                )
-            )
-            if row is not None:
-                return row.value, row.state.value
-            status = s.scalar(
-                select(m.MilestoneUpdate)
-                .join(m.Milestone)
-                .join(m.Period)
-                .where(
-                    m.Milestone.code == code, m.Period.code == period, m.MilestoneUpdate.is_current
-                )
-            )
-            return (status.status.value, status.state.value) if status is not None else None
-
     def history(self, code: str, period: str = "2026-04") -> list[tuple[object, str, bool]]:
         with self.sessions() as s:
             return [

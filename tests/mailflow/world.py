@@ -43,6 +43,29 @@ class PipelineWorld:
                 )
             ).one()
 
+    def current(self, code: str, period: str = "2026-04") -> tuple[object, str] | None:
+        """The current value (figure or milestone status) of ``code`` and its state."""
+        with self.sessions() as s:
+            row = s.scalar(
+                select(m.ComponentValue)
+                .join(m.Component)
+                .join(m.Period)
+                .where(
+                    m.Component.code == code, m.Period.code == period, m.ComponentValue.is_current
+                )
+            )
+            if row is not None:
+                return row.value, row.state.value
+            status = s.scalar(
+                select(m.MilestoneUpdate)
+                .join(m.Milestone)
+                .join(m.Period)
+                .where(
+                    m.Milestone.code == code, m.Period.code == period, m.MilestoneUpdate.is_current
+                )
+            )
+            return (status.status.value, status.state.value) if status is not None else None
+
     def inbound(self, message_id: int) -> m.InboundMessage:
         """The stored inbound message ``message_id`` (an ``IngestResult.id``), detached."""
         with self.sessions() as s:
