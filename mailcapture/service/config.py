@@ -35,6 +35,13 @@ class ServiceConfig:
     tick_seconds: int
     send_seconds: int
     sweep_seconds: int
+    #: ``MAILCAPTURE_BATCH``: the most stored messages a processing worker takes into one
+    #: transaction (one commit for the lot; a savepoint for each).
+    batch: int = 20
+    #: ``MAILCAPTURE_WORKERS``: processing threads in this process. More than one helps on
+    #: PostgreSQL only (SQLite has one writer), and less than another ``serve`` process does,
+    #: since much of the work is Python.
+    workers: int = 1
     #: ``MAILCAPTURE_STATE_DIR``; None: the folder that holds the outgoing mail folder
     #: (see :func:`state_dir`).
     state_dir: Path | None = None
@@ -98,6 +105,8 @@ class ServiceConfig:
             tick_seconds=_positive(env, "MAILCAPTURE_TICK_SECONDS", 300),
             send_seconds=_positive(env, "MAILCAPTURE_SEND_SECONDS", 30),
             sweep_seconds=_positive(env, "MAILCAPTURE_SWEEP_SECONDS", 60),
+            batch=_positive(env, "MAILCAPTURE_BATCH", 20),
+            workers=_positive(env, "MAILCAPTURE_WORKERS", 1),
             state_dir=Path(raw_state) if (raw_state := env.get(STATE_DIR, "").strip()) else None,
         )
 

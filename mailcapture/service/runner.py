@@ -3,7 +3,8 @@
 * the SMTP/LMTP listener (aiosmtpd's own thread and event loop) stores each message
   and answers 250 only once it is committed; processing follows on the worker thread;
 * the IMAP poller (a thread) stores each message, then moves it to the processed folder;
-* one processing worker runs the pipeline for stored messages, in order;
+* processing workers (``MAILCAPTURE_WORKERS``, one by default) run the pipeline for stored
+  messages in batches (``MAILCAPTURE_BATCH``), in order;
 * the timetable tick, the outbox sender and a sweep that picks up any message stored but
   not yet processed (after a crash, an outage, or by another process) run every so often;
 * a heartbeat rewrites the workers' status file for ``mailcapture health``.
@@ -91,14 +92,15 @@ class WorkQueue:
             self._ready.notify()
             return True
 
-    def get(self) -> int | None:
-        """The next id (it stays known until :meth:`done`); None once closed."""
+    def get(self, most: int = 1) -> list[int]:
+        """Up to ``most`` ids, waiting for the first (each stays known until :meth:`done`);
+        an empty list once closed."""
         with self._ready:
             while not self._ids and not self._closed:
                 self._ready.wait()
             if self._closed:
-                return None
-            return self._ids.popleft()
+                return []
+            return [self._ids.popleft() for _ in range(min(most, len(self._ids)))]
 
     def done(self, message_id: int) -> None:
         with self._ready:
@@ -123,9 +125,7 @@ class Service:
         self.pipeline = Pipeline(runtime.sessions, runtime.clock)
         self.stop_event = threading.Event()
         self.work = WorkQueue()
-        #: The message the processing worker is on; kept across a database outage.
-        self.in_hand: int | None = None
-        self.faults_in_hand = 0
+        self.processing: list[ProcessingWorker] = []
         self.controller: Any = None
         self.sender = runtime.sender()
         self.send_lock = threading.Lock()
@@ -174,59 +174,15 @@ class Service:
         """
         event(log, "message.stored", id=message_id, duplicate_of=duplicate_of)
         self.work.put(duplicate_of if duplicate_of is not None else message_id)
-        pipeline = self.supervisors.get("pipeline")
-        if pipeline is not None and pipeline.status.state == BACKING_OFF:
-            pipeline.wake()  # a message was just committed: the database answers again
+        for worker in self.processing:
+            supervisor = self.supervisors.get(worker.name)
+            if supervisor is not None and supervisor.status.state == BACKING_OFF:
+                supervisor.wake()  # a message was just committed: the database answers again
 
     # ---- work ------------------------------------------------------------------------
-    def process_next(self) -> None:
-        """Process the message in hand, or the next one queued (waiting for it).
-
-        On a database fault the message stays in hand (and ``received``): the supervisor
-        backs off and this tries the same message again, so replies are still applied in
-        the order they came. Two things let it go instead, so one message cannot hold up
-        the rest: any other exception from the pipeline (marking it failed itself failed),
-        and :data:`SET_ASIDE_AFTER` database faults in a row on it while the database
-        answers (a fault of this message's, not an outage). Either way it stays
-        ``received``, and the sweep offers it again.
-        """
-        if self.in_hand is None:
-            self.in_hand = self.work.get()
-            self.faults_in_hand = 0
-            if self.in_hand is None:
-                return  # closed: the service is stopping
-        message_id = self.in_hand
-        try:
-            result = self.pipeline.process(message_id)
-        except Exception as exc:
-            if is_database_fault(exc):
-                self.faults_in_hand += 1
-                if self.faults_in_hand >= SET_ASIDE_AFTER and database_answers(self.runtime.engine):
-                    event(
-                        log,
-                        "message.set_aside",
-                        logging.ERROR,
-                        id=message_id,
-                        faults=self.faults_in_hand,
-                        error=reason(exc),
-                    )
-                    self._let_go(message_id)
-            else:
-                self._let_go(message_id)
-            raise
-        self._let_go(message_id)
-        event(
-            log,
-            "message.processed",
-            id=result.id,
-            state=result.state,
-            outcome=result.outcome,
-            detail=result.detail,
-        )
-
-    def _let_go(self, message_id: int) -> None:
-        self.in_hand = None
-        self.work.done(message_id)
+    def _processing_workers(self) -> list[ProcessingWorker]:
+        names = ["pipeline", *(f"pipeline-{n}" for n in range(2, self.config.workers + 1))]
+        return [ProcessingWorker(self, name) for name in names]
 
     def sweep(self) -> None:
         """Queue every stored message not yet processed (those queued already stay put)."""
@@ -284,7 +240,7 @@ class Service:
         for name, supervisor in self.supervisors.items():
             if name != status.name and supervisor.status.state == BACKING_OFF:
                 supervisor.wake()
-        if status.name == "pipeline" and "sweep" in self.supervisors:
+        if status.name.startswith("pipeline") and "sweep" in self.supervisors:
             self.supervisors["sweep"].wake()
 
     def _supervise(self, name: str, step: Callable[[], object], interval: float = 0.0) -> None:
@@ -310,7 +266,9 @@ class Service:
             ) from None
         self.runtime.require_schema()
         domains = self.accept_domains()
-        self._supervise("pipeline", self.process_next)
+        self.processing = self._processing_workers()
+        for worker in self.processing:
+            self._supervise(worker.name, worker.step)
         self._supervise("sweep", self.sweep, self.config.sweep_seconds)
         self._supervise("tick", self.run_tick, self.config.tick_seconds)
         self._supervise("send", self.run_send, self.config.send_seconds)
@@ -376,3 +334,81 @@ class Service:
                 pass
         finally:
             self.stop()  # also after a failed start: its threads and status file go too
+
+
+class ProcessingWorker:
+    """One processing thread of ``serve``: batches of stored messages through the pipeline.
+
+    It takes up to ``MAILCAPTURE_BATCH`` ids from the queue at once and hands them to
+    :meth:`Pipeline.process_batch <mailcapture.mailflow.pipeline.Pipeline.process_batch>`: one
+    transaction, a savepoint per message, one commit. ``MAILCAPTURE_WORKERS`` of them share the
+    queue (and several ``serve`` processes share the database: the claim skips what another
+    holds), and a person's later reply waits for their earlier one, so no correction is
+    applied before what it corrects.
+
+    On a database fault the batch stays in hand (and ``received``): the supervisor backs off
+    and this tries the same batch again, so replies are still applied in the order they
+    came. Two things let go instead, so one message cannot hold up the rest: any other
+    exception from the pipeline (marking a message failed itself failed), and
+    :data:`SET_ASIDE_AFTER` database faults in a row while the database answers (a fault of
+    one message's, not an outage). A batch of several is then split: the first is kept in
+    hand and the rest go back to the queue, until the one at fault is alone; that one is let
+    go, and stays ``received`` for the sweep.
+    """
+
+    #: How long a worker whose whole batch waits on earlier replies (in another worker's
+    #: hands) pauses before taking from the queue again, rather than spin.
+    WAIT_FOR_EARLIER = 0.05
+
+    def __init__(self, service: Service, name: str) -> None:
+        self.service = service
+        self.name = name
+        #: The messages this worker is on; kept across a database outage.
+        self.in_hand: list[int] = []
+        self.faults = 0
+
+    def step(self) -> None:
+        work = self.service.work
+        if not self.in_hand:
+            self.in_hand = work.get(self.service.config.batch)
+            self.faults = 0
+            if not self.in_hand:
+                return  # closed: the service is stopping
+        try:
+            batch = self.service.pipeline.process_batch(self.in_hand)
+        except Exception as exc:
+            if not is_database_fault(exc):
+                self._let_go(self.in_hand)
+            else:
+                self.faults += 1
+                if self.faults >= SET_ASIDE_AFTER and database_answers(self.service.runtime.engine):
+                    self._set_aside(exc)
+            raise
+        self._let_go(self.in_hand)
+        for message_id in batch.waiting:  # behind an earlier reply: to the back of the queue
+            work.put(message_id)
+        if batch.waiting and not batch.results:
+            self.service.stop_event.wait(self.WAIT_FOR_EARLIER)
+
+    def _set_aside(self, exc: Exception) -> None:
+        if len(self.in_hand) > 1:
+            first, rest = self.in_hand[0], self.in_hand[1:]
+            self._let_go(rest)
+            for message_id in rest:
+                self.service.work.put(message_id)
+            self.in_hand, self.faults = [first], 0
+            return
+        event(
+            log,
+            "message.set_aside",
+            logging.ERROR,
+            id=self.in_hand[0],
+            faults=self.faults,
+            error=reason(exc),
+        )
+        self._let_go(self.in_hand)
+
+    def _let_go(self, ids: Sequence[int]) -> None:
+        for message_id in list(ids):
+            self.service.work.done(message_id)
+        self.in_hand = [i for i in self.in_hand if i not in set(ids)]

@@ -148,3 +148,94 @@ def _accepts(port: int) -> bool:
             return client.noop()[0] == 250
     except OSError:
         return False
+
+
+def test_corrections_sent_to_two_services_with_two_workers_apply_in_order(
+    sessions: sessionmaker[Session],
+    sample_register: SampleRegister,
+    db_url: str,
+    tmp_path: Path,
+) -> None:
+    """Kevin sends six replies in a row, each correcting BV8a.1, alternately to two ``serve``
+    processes that each run two processing workers in batches (issue 14, part 3). However
+    the four workers share them out, each reply is applied once and after the one before it:
+    the figures follow one another in the order sent, each replacing the last, the last one
+    stands, and Kevin gets one confirmation per reply."""
+    sample_register.load(sessions, datetime(2026, 4, 20, tzinfo=UTC))
+    tick(sessions, as_utc(datetime(2026, 5, 1, 9, 0)))
+    kevin = "kevin.walsh@ashdown.example"
+    with sessions() as s:
+        request = s.scalars(
+            select(m.OutboxMessage.raw)
+            .join(m.Person, m.Person.id == m.OutboxMessage.person_id)
+            .where(m.OutboxMessage.kind == "request", m.Person.email == kevin)
+        ).one()
+    figures = [1871 + n for n in range(6)]
+    replies = [clients.phone(request, kevin, f"BV8a.1: {figure:,}") for figure in figures]
+    ports = [free_port(), free_port()]
+    procs = []
+    try:
+        for port in ports:
+            env = {
+                **os.environ,
+                "MAILCAPTURE_DATABASE_URL": db_url,
+                "MAILCAPTURE_LISTEN": f"127.0.0.1:{port}",
+                "MAILCAPTURE_MAIL_DIR": str(tmp_path / f"mail-{port}"),
+                "MAILCAPTURE_TICK_SECONDS": "3600",
+                "MAILCAPTURE_SWEEP_SECONDS": "1",
+                "MAILCAPTURE_WORKERS": "2",
+                "MAILCAPTURE_BATCH": "3",
+                "MAILCAPTURE_STATE_DIR": str(tmp_path / "state"),
+            }
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "mailcapture", "serve", "--now", "2026-05-05T10:00"],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        for port in ports:
+            _wait_for(lambda port=port: _accepts(port), timeout=30)
+        for n, raw in enumerate(replies):
+            with smtplib.SMTP("127.0.0.1", ports[n % 2], timeout=30) as client:
+                rcpt = str(clients.parsed(raw)["To"])
+                assert client.sendmail(kevin, [rcpt], raw) == {}
+
+        def settled() -> bool:
+            with sessions() as s:
+                done = s.scalar(
+                    select(func.count())
+                    .select_from(m.InboundMessage)
+                    .where(m.InboundMessage.state != "received")
+                )
+                return done == len(replies)
+
+        _wait_for(settled)
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        outputs = [proc.communicate(timeout=60) for proc in procs]
+    for proc, (_, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err[-3000:]
+    with sessions() as s:
+        outcomes = [r.outcome for r in s.scalars(select(m.InboundMessage))]
+        assert outcomes == ["applied"] * len(replies), outcomes
+        values = list(
+            s.scalars(
+                select(m.ComponentValue)
+                .join(m.Component)
+                .where(m.Component.code == "BV8a.1", m.ComponentValue.source == "email")
+                .order_by(m.ComponentValue.id)
+            )
+        )
+        assert [int(v.value) for v in values if v.value is not None] == figures
+        assert [v.is_current for v in values] == [False] * (len(figures) - 1) + [True]
+        assert [v.replaces_id for v in values[1:]] == [v.id for v in values[:-1]]
+        confirmations = s.scalar(
+            select(func.count())
+            .select_from(m.OutboxMessage)
+            .where(m.OutboxMessage.kind == "confirmation")
+        )
+        assert confirmations == len(replies)
