@@ -342,6 +342,9 @@ class Applier:
                 Rejected(answer.code, answer.text, f"{answer.code} is not on your form")
             )
             return
+        if answer.kind == "unread":  # the line named the item; no answer could be read
+            self.reject_item(item, answer, answer.reason or "no answer could be read")
+            return
         if self.locked:
             self.reject_item(item, answer, self.locked)
             return

@@ -92,7 +92,10 @@ from mailcapture.parsing.values import looks_like_answer, split_note
 
 __all__ = ["Answer", "FormLine", "FormReading", "find_form_lines", "read_reply"]
 
-Kind = Literal["value", "comment"]
+#: ``unread``: a line that names one of the sender's items but gives no answer we could read
+#: (a code inside a sentence, alone on its line, a line the mail program split, an answer we
+#: could not tell apart): the item gets a rejected line with the reason, never silence.
+Kind = Literal["value", "comment", "unread"]
 Source = Literal["top", "form-in-place", "quoted-form"]
 
 
@@ -117,6 +120,8 @@ class Answer:
     text: str
     source: Source
     line_no: int
+    #: Why nothing was read from the line (``unread`` answers only).
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -575,6 +580,8 @@ class _Candidate:
     #: should be 1,240, sorry"): the item's value (rejected, with the reason) when nothing
     #: else answers the item, and, whole, its comment when something does.
     weak: str = ""
+    #: Why nothing was read (``unread`` candidates).
+    reason: str = ""
 
 
 #: Notes kept per reply. A reply of thousands of form lines for codes we never sent would
@@ -614,6 +621,23 @@ class _Reader:
             return self.ignored
         more = f"{self.notes_left_out} more note(s) like these were left out"
         return [*self.ignored, more]
+
+    def unread(self, code: str, line: str, source: Source, line_no: int, reason: str) -> None:
+        """A line that names ``code`` and gives no answer we could read (issue 13).
+
+        For an item of the sender's it is a candidate of its own: when nothing else in the
+        reply answers the item, it becomes a rejected line with ``reason`` (the sender sees
+        the line and why, and the item stays outstanding); when something does, it is only
+        a note. Any other code gets the note.
+        """
+        key = _code_key(code)
+        if key in self.ambiguous_codes or key not in self.known:
+            self.note(reason)
+            return
+        shown = line if len(line) <= 200 else line[:197] + "..."
+        self.candidates.append(
+            _Candidate(self.known[key], "unread", shown, source, line_no, reason=reason)
+        )
 
     def canonical(self, code: str) -> str | None:
         cf = _code_key(code)
@@ -664,16 +688,24 @@ class _Reader:
                 self.note(f"{name} {where} was not read: {why}")
             return
         if read.wrapped:
-            self.note(
+            self.unread(
+                fl.code,
+                strip_quote_prefix(raw).strip(),
+                source,
+                fl.line_no,
                 f"{fl.code}: your mail program split the line, so we could not read an answer "
-                "from it; please put the answer on the same line, after the colon"
+                "from it; please put the answer on the same line, after the colon",
             )
             self.skip_text_below(idx)
             return
         if read.unclear:
-            self.note(
+            self.unread(
+                fl.code,
+                strip_quote_prefix(raw).strip(),
+                source,
+                fl.line_no,
                 f"{fl.code}: we could not tell which part of "
-                f"'{strip_quote_prefix(raw).strip()}' is your answer; not taken"
+                f"'{strip_quote_prefix(raw).strip()}' is your answer; not taken",
             )
             self.skip_text_below(idx)
             return
@@ -718,9 +750,13 @@ class _Reader:
         take = bool(answer) and not untouched
         if not take and not below:
             if source == "top" and fl.kind == "value" and not answer and not fl.label:
-                self.note(
+                self.unread(
+                    fl.code,
+                    strip_quote_prefix(raw).strip(),
+                    source,
+                    fl.line_no,
                     f"{fl.code}: the line names the code but gives no answer; nothing was "
-                    f"stored for it. Write the answer after the code, e.g. {fl.code}: 1234"
+                    f"stored for it. Write the answer after the code, e.g. {fl.code}: 1234",
                 )
             return
         self.consumed.update(below_indices)
@@ -807,8 +843,12 @@ def _resolve(candidates: Iterable[_Candidate], reader: _Reader) -> tuple[list[An
     """One answer per code and kind: equal answers merge, different values conflict."""
     candidates = list(candidates)
     answered = {c.code for c in candidates if c.kind == "value" and not c.weak}
+    valued = {c.code for c in candidates if c.kind == "value"}
     groups: dict[tuple[str, Kind], list[_Candidate]] = {}
     for c in candidates:
+        if c.kind == "unread" and c.code in valued:
+            reader.note(c.reason)  # the item is answered (or rejected) by another line
+            continue
         if c.weak and c.code in answered:
             c = _Candidate(c.code, "comment", c.weak, c.source, c.line_no)
         groups.setdefault((c.code, c.kind), []).append(c)
@@ -816,6 +856,11 @@ def _resolve(candidates: Iterable[_Candidate], reader: _Reader) -> tuple[list[An
     conflicts: list[str] = []
     for (code, kind), group in groups.items():
         first = group[0]
+        if kind == "unread":  # one rejected line per item: the first such line, its reason
+            answers.append(
+                Answer(code, kind, first.text, first.source, first.line_no, first.reason)
+            )
+            continue
         if kind == "comment":
             texts: list[str] = []
             seen: set[str] = set()
@@ -889,10 +934,14 @@ def _general_comment(reader: _Reader, mentions: re.Pattern[str]) -> str:
         named = mentions.search(stripped)
         if named:
             shown = stripped if len(stripped) <= 80 else stripped[:77] + "..."
-            reader.note(
+            reader.unread(
+                named.group(),
+                stripped,
+                "top",
+                i + 1,
                 f"'{shown}' names {named.group()} but we could not read an answer from it, so "
                 f"nothing was stored from that line. To answer, start a line with the code: "
-                f"{named.group()}: 1234"
+                f"{named.group()}: 1234",
             )
             keep.append("")
             continue
@@ -1028,11 +1077,13 @@ def read_reply(
         if n % CHECK_EVERY == CHECK_EVERY - 1:
             checkpoint()
         reader.read(form_lines[idx])
+    # The general comment first: a line in it that names an item is an unread answer.
+    general_comment = _general_comment(reader, _mention_pattern(item_codes))
     answers, conflicts = _resolve(reader.candidates, reader)
     checkpoint()
     return FormReading(
         answers=answers,
-        general_comment=_general_comment(reader, _mention_pattern(item_codes)),
+        general_comment=general_comment,
         ignored=reader.all_notes(),
         conflicts=conflicts,
     )

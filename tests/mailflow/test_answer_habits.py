@@ -165,6 +165,17 @@ HABITS = [
         values={"BV8a.1": N1},
         rejected={"BV8a.2": "could not find a number", "P09.M0": "both delayed and on track"},
     ),
+    Habit(
+        "a code named inside a sentence, or alone on its line",
+        # Neither is an answer, and neither may vanish into the general comment or a note:
+        # each item gets a rejected line saying why, and stays outstanding.
+        top="BV8a.1: 1,870\nThe BV8a.2 figure follows on Monday.\nP09.M0",
+        values={"BV8a.1": N1},
+        rejected={
+            "BV8a.2": "names BV8a.2 but we could not read an answer from it",
+            "P09.M0": "the line names the code but gives no answer",
+        },
+    ),
 ]
 
 INLINE = [

@@ -288,18 +288,29 @@ def test_an_unreadable_line_for_an_item_answered_elsewhere_is_its_comment() -> N
     assert reading.conflicts == []
 
 
-def test_a_code_named_inside_a_sentence_is_noted_and_kept_out_of_the_general_comment() -> None:
+def test_a_code_named_inside_a_sentence_is_rejected_and_kept_out_of_the_general_comment() -> None:
+    """Not stored, not hidden in the general comment, and not silent either: the item gets
+    a rejected line with the sentence and the reason (issue 13)."""
     reading = read_reply(
         "BV8a.1: 1,500\nI think bv8a.10 will be late.\nAll else fine.\n", FORM, CODES
     )
     assert reading.general_comment == "All else fine."
+    unread = [a for a in reading.answers if a.kind == "unread"]
+    assert [(a.code, a.text) for a in unread] == [("BV8a.10", "I think bv8a.10 will be late.")]
+    assert "names bv8a.10" in unread[0].reason
+
+
+def test_a_code_named_inside_a_sentence_about_an_answered_item_is_only_noted() -> None:
+    reading = read_reply("BV8a.1: 1,500\nBV8a.10: 20\nI think bv8a.10 will be late.\n", FORM, CODES)
+    assert [a.kind for a in reading.answers] == ["value", "value"]
     assert any("names bv8a.10" in note for note in reading.ignored)
 
 
-def test_a_code_alone_on_its_line_is_noted() -> None:
+def test_a_code_alone_on_its_line_is_rejected_with_the_reason() -> None:
     reading = read_reply("BV8a.1\n", FORM, CODES)
-    assert reading.answers == []
-    assert any("names the code but gives no answer" in note for note in reading.ignored)
+    [unread] = reading.answers
+    assert (unread.code, unread.kind, unread.text) == ("BV8a.1", "unread", "BV8a.1")
+    assert "names the code but gives no answer" in unread.reason
 
 
 def test_greetings_sign_offs_and_signatures_are_no_commentary() -> None:

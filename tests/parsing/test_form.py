@@ -531,15 +531,23 @@ def test_wrapped_form_line_is_not_read() -> None:
     wrapped = "[BV8a.1] Undisputed invoices paid within\n30 days (number): 1234"
     reply = "x\n\n" + OUTLOOK_HEADER + "\n" + REQUEST.replace(BV1, wrapped)
     reading = read_reply(reply, REQUEST, KNOWN)
-    assert reading.answers == []
-    assert any("BV8a.1" in note and "split the line" in note for note in reading.ignored)
+    # Nothing stored, and not silent: the item gets a rejected line saying why (issue 13).
+    [unread] = reading.answers
+    assert (unread.code, unread.kind) == ("BV8a.1", "unread")
+    assert unread.text == "[BV8a.1] Undisputed invoices paid within"
+    assert "split the line" in unread.reason
 
 
 def test_label_we_did_not_send_with_a_figure_in_it_is_unclear() -> None:
     reply = "[BV8a.1] was 1,480: now 1,234\n"
     reading = read_reply(reply, REQUEST, KNOWN)
-    assert reading.answers == []
-    assert any("which part" in note for note in reading.ignored)
+    [unread] = reading.answers
+    assert (unread.code, unread.kind, unread.text) == ("BV8a.1", "unread", reply.strip())
+    assert "which part" in unread.reason
+    # Answered as well on a line of its own: the unclear line is only a note.
+    both = read_reply(reply + "BV8a.1: 1,234\n", REQUEST, KNOWN)
+    assert [(a.code, a.kind, a.text) for a in both.answers] == [("BV8a.1", "value", "1,234")]
+    assert any("which part" in note for note in both.ignored)
 
 
 def test_empty_reply() -> None:
