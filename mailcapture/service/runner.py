@@ -31,6 +31,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from sqlalchemy import Engine
+
 from mailcapture.db.engine import database_answers, is_database_fault, transaction
 from mailcapture.errors import UserError
 from mailcapture.logs import event, event_fields
@@ -182,7 +184,17 @@ class Service:
     # ---- work ------------------------------------------------------------------------
     def _processing_workers(self) -> list[ProcessingWorker]:
         names = ["pipeline", *(f"pipeline-{n}" for n in range(2, self.config.workers + 1))]
-        return [ProcessingWorker(self, name) for name in names]
+        return [
+            ProcessingWorker(
+                name,
+                self.work,
+                self.pipeline,
+                batch=self.config.batch,
+                engine=self.runtime.engine,
+                stop=self.stop_event,
+            )
+            for name in names
+        ]
 
     def sweep(self) -> None:
         """Queue every stored message not yet processed (those queued already stay put)."""
@@ -360,42 +372,55 @@ class ProcessingWorker:
     #: hands) pauses before taking from the queue again, rather than spin.
     WAIT_FOR_EARLIER = 0.05
 
-    def __init__(self, service: Service, name: str) -> None:
-        self.service = service
+    def __init__(
+        self,
+        name: str,
+        work: WorkQueue,
+        pipeline: Pipeline,
+        *,
+        batch: int,
+        engine: Engine,
+        stop: threading.Event,
+    ) -> None:
         self.name = name
+        self.work = work
+        self.pipeline = pipeline
+        self.batch = batch
+        self.engine = engine
+        self.stop = stop
         #: The messages this worker is on; kept across a database outage.
         self.in_hand: list[int] = []
         self.faults = 0
 
     def step(self) -> None:
-        work = self.service.work
+        work = self.work
         if not self.in_hand:
-            self.in_hand = work.get(self.service.config.batch)
+            self.in_hand = work.get(self.batch)
             self.faults = 0
             if not self.in_hand:
                 return  # closed: the service is stopping
         try:
-            batch = self.service.pipeline.process_batch(self.in_hand)
+            batch = self.pipeline.process_batch(self.in_hand)
         except Exception as exc:
             if not is_database_fault(exc):
                 self._let_go(self.in_hand)
             else:
                 self.faults += 1
-                if self.faults >= SET_ASIDE_AFTER and database_answers(self.service.runtime.engine):
+                if self.faults >= SET_ASIDE_AFTER and database_answers(self.engine):
                     self._set_aside(exc)
             raise
         self._let_go(self.in_hand)
         for message_id in batch.waiting:  # behind an earlier reply: to the back of the queue
             work.put(message_id)
         if batch.waiting and not batch.results:
-            self.service.stop_event.wait(self.WAIT_FOR_EARLIER)
+            self.stop.wait(self.WAIT_FOR_EARLIER)
 
     def _set_aside(self, exc: Exception) -> None:
         if len(self.in_hand) > 1:
             first, rest = self.in_hand[0], self.in_hand[1:]
             self._let_go(rest)
             for message_id in rest:
-                self.service.work.put(message_id)
+                self.work.put(message_id)
             self.in_hand, self.faults = [first], 0
             return
         event(
@@ -410,5 +435,5 @@ class ProcessingWorker:
 
     def _let_go(self, ids: Sequence[int]) -> None:
         for message_id in list(ids):
-            self.service.work.done(message_id)
+            self.work.done(message_id)
         self.in_hand = [i for i in self.in_hand if i not in set(ids)]
