@@ -22,7 +22,6 @@ from mailcapture.clock import LOCAL_TZ
 from mailcapture.db import models as m
 from mailcapture.db.schema import current_revision
 from mailcapture.domain.enums import InboundState, OutboxState
-from mailcapture.domain.periods import PeriodError, parse_period
 from mailcapture.runtime import Runtime
 from mailcapture.settings import SettingsError
 
@@ -443,14 +442,13 @@ def messages(fmt: str, limit: int) -> None:
 
 
 def export_values(period: str | None, fmt: str, out: Path | None) -> None:
+    """Every value and status received; with ``--period``, for it and the periods inside
+    it (a quarter's months: the figures are stored against the month they were asked for)."""
+    from mailcapture.cli.periods import periods_covered
     from mailcapture.reports import export
 
-    codes = None
-    if period is not None:
-        try:
-            codes = [parse_period(period).code]
-        except PeriodError as exc:
-            raise SettingsError(f"--period: {exc}") from None
+    covered = periods_covered(period)
+    codes = None if covered is None else [p.code for p in covered]
     runtime = Runtime.from_environment()
     runtime.require_schema()
     with runtime.sessions() as session:

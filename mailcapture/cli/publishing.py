@@ -9,19 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from mailcapture.cli.output import console, progress_bar
-from mailcapture.domain.periods import PeriodError, parse_period
+from mailcapture.cli.periods import period_argument
 from mailcapture.runtime import Runtime
-from mailcapture.settings import SettingsError
 
 
 def publish(period: str, out: Path) -> None:
     """Write the performance report for ``period`` as a static website and a PDF into ``out``."""
     from mailcapture.publish.site import publish as write_site
 
-    try:
-        chosen = parse_period(period)
-    except PeriodError as exc:
-        raise SettingsError(f"--period: {exc}") from None
+    # The quarter's or year's figures are computed from the months inside it (content.py).
+    chosen = period_argument(period)
     runtime = Runtime.from_environment()
     runtime.require_schema()
     try:

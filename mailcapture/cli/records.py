@@ -21,9 +21,10 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from mailcapture.cli.periods import period_argument
 from mailcapture.clock import LOCAL_TZ
 from mailcapture.domain.figures import plain_number
-from mailcapture.domain.periods import Period, PeriodError, parse_period
+from mailcapture.domain.periods import Period
 from mailcapture.errors import UserError
 from mailcapture.reports import export
 from mailcapture.reports.indicator_export import indicators_table
@@ -47,10 +48,8 @@ def _fail(reason: str) -> NoReturn:
 
 
 def _period(text: str, option: str = "PERIOD") -> Period:
-    try:
-        return parse_period(text)
-    except PeriodError as exc:
-        _fail(f"{option}: {exc}")
+    """A PERIOD argument or ``--period``, read as every command reads it (:mod:`.periods`)."""
+    return period_argument(text, option)
 
 
 def _runtime() -> Runtime:
@@ -102,7 +101,8 @@ def target_set(
 
 
 def target_list(period: str | None) -> None:
-    """Targets, and the target changes recorded with their authority."""
+    """Targets, and the target changes recorded with their authority; with ``--period``,
+    those for it and for the periods inside it (a quarter's months)."""
     when = _period(period, "--period") if period is not None else None
     runtime = _runtime()
     with runtime.sessions() as session:
@@ -166,7 +166,8 @@ def _lock_command(change: Callable[[Session, datetime], LockOutcome]) -> None:
 
 
 def export_indicators(period: str | None, fmt: str, out: Path | None) -> None:
-    """Every indicator's value, target, status, trends, flags and commentary per period."""
+    """Every indicator's value, target, status, trends, flags and commentary per period;
+    with ``--period``, for it and for the periods inside it that have values."""
     if fmt not in {"csv", "json", "xlsx"}:
         _fail("indicators can be exported as csv, json or xlsx")
     if fmt == "xlsx" and out is None:

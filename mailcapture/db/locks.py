@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from mailcapture.clock import LOCAL_TZ
 from mailcapture.db import models as m
-from mailcapture.domain.periods import Period, parse_period
+from mailcapture.domain.periods import Period, parse_period, periods_within
 
-__all__ = ["lock_for", "lock_in_force", "lock_reason"]
+__all__ = ["lock_for", "lock_in_force", "lock_reason", "locks_within"]
 
 
 def lock_in_force(session: Session, period: Period) -> m.PeriodLock | None:
@@ -38,6 +38,30 @@ def lock_in_force(session: Session, period: Period) -> m.PeriodLock | None:
     ):
         found.setdefault(code, lock)
     return next((found[c] for c in chain if c in found), None)
+
+
+def locks_within(session: Session, period: Period) -> list[tuple[Period, m.PeriodLock]]:
+    """Locks in force on periods strictly inside ``period`` (its quarters and months), in
+    report order.
+
+    :func:`lock_in_force` answers "is this period closed?"; this answers "would a change
+    made for the whole of ``period`` reach into a closed part of it?" -- a year's target,
+    for instance, is also the target of every month that has none of its own, so changing
+    it would change the status of a signed-off month.
+    """
+    inside = periods_within(period)[1:]
+    if not inside:
+        return []
+    by_code = {p.code: p for p in inside}
+    found: dict[str, m.PeriodLock] = {}
+    for lock, code in session.execute(
+        select(m.PeriodLock, m.Period.code)
+        .join(m.Period, m.Period.id == m.PeriodLock.period_id)
+        .where(m.Period.code.in_(list(by_code)), m.PeriodLock.unlocked_at.is_(None))
+        .order_by(m.PeriodLock.id)
+    ):
+        found.setdefault(code, lock)
+    return [(by_code[code], found[code]) for code in by_code if code in found]
 
 
 def lock_for(session: Session, period: m.Period) -> m.PeriodLock | None:

@@ -280,6 +280,20 @@ def covered_periods(month: Period) -> list[Period]:
     return found
 
 
+def periods_within(period: Period) -> list[Period]:
+    """``period`` and every period inside it, in report order (each parent before its children).
+
+    A year gives itself, its four quarters and its twelve months; a quarter gives itself
+    and its three months; a month gives itself. This is what ``--period`` means on every
+    command that takes one: asking for "2026/27 Q1" must not silently leave out April's
+    rows just because they are stored against the month, not the quarter.
+    """
+    found = [period]
+    for child in period.children():
+        found.extend(periods_within(child))
+    return found
+
+
 def periods_between(first: Period, last: Period) -> list[Period]:
     """Every period from ``first`` to ``last`` inclusive; both must be of the same kind.
 

@@ -22,6 +22,12 @@ Decisions worth knowing:
 * **Milestones** show the latest status sent for a period ending by the report period's
   end, so a report on a past quarter says what was known then; "overdue" comes from
   :func:`.exceptions.exceptions` so the exception list and the project tables agree.
+* **No staff prompts.** This content goes to members and the public (the quarterly and
+  end-of-year emails, the site, the PDF), so it carries no "Commentary needed: red (33
+  against 40)": that is a prompt for the owner, chased in the staff-facing owner and
+  department reports (:mod:`.email.build`). An indicator without commentary says "No
+  commentary provided" instead; :class:`IndicatorEntry` has no field that could carry
+  the prompt, so no template can print it by mistake.
 * **Target changes** are :func:`.targets.target_changes_for` the period (not yet reported,
   or reported for this period). Computing the content never marks them reported: the
   report email does that when it is queued, so publishing can be repeated freely.
@@ -44,12 +50,7 @@ from mailcapture.domain.enums import MilestoneStatus, ReportKind
 from mailcapture.domain.periods import Period, PeriodKind
 from mailcapture.progress import NO_PROGRESS, Progress
 from mailcapture.reports.charts import Chart, history_chart
-from mailcapture.reports.commentary import (
-    DEPARTMENT_PREFIX,
-    CommentItem,
-    commentary_for,
-    commentary_needed,
-)
+from mailcapture.reports.commentary import DEPARTMENT_PREFIX, CommentItem, commentary_for
 from mailcapture.reports.exceptions import Exceptions, exceptions
 from mailcapture.reports.history import indicator_history_rows
 from mailcapture.reports.milestones import latest_statuses, milestone_comments
@@ -77,9 +78,8 @@ class IndicatorEntry:
     owner: str
     #: Rows for the history periods, oldest first, ending with ``row``.
     history: list[IndicatorRow]
+    #: Current commentary; empty means "No commentary provided" (never a staff prompt).
     comments: list[CommentItem]
-    #: Why commentary is still needed (red / worsening without any), else None.
-    commentary_needed: str | None
     chart: Chart
     #: Whether the register puts the indicator in this (quarterly or annual) report.
     in_report: bool = True
@@ -223,7 +223,6 @@ def performance_report(
                 owner=info["owner"],
                 history=rows,
                 comments=said,
-                commentary_needed=commentary_needed(row, said),
                 chart=chart_for(row, rows),
                 in_report=info["in_report"],
             )

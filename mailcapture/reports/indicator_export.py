@@ -10,10 +10,12 @@ no value can be computed, and the current commentary. Text cells are neutralised
 Decisions worth knowing:
 
 * With a period, every indicator in the register is listed for it, including those that
-  cannot be computed for it (the reason says why). Without one, the export covers every
-  period that has stored values, each with the indicators collected for that kind of
-  period (monthly ones for a month, ...) so the file is not padded with "cannot be
-  computed for a month" rows.
+  cannot be computed for it (the reason says why), followed by the periods inside it
+  (a quarter's months, a year's quarters and months) as the export without a period
+  lists them: ``--period`` means the period and what is inside it on every command.
+  Without one, the export covers every period that has stored values, each with the
+  indicators collected for that kind of period (monthly ones for a month, ...) so the
+  file is not padded with "cannot be computed for a month" rows.
 * Values are the published, rounded figures; flags are sorted and joined with ", ".
 """
 
@@ -28,7 +30,7 @@ from sqlalchemy.orm import Session
 from mailcapture.db import models as m
 from mailcapture.domain.enums import Frequency
 from mailcapture.domain.frequency import COLLECTED_KIND
-from mailcapture.domain.periods import Period, parse_period
+from mailcapture.domain.periods import Period, parse_period, periods_within
 from mailcapture.reports.commentary import CommentItem, commentary_for
 from mailcapture.reports.export import Table
 from mailcapture.reports.queries import IndicatorRow, indicator_values
@@ -86,12 +88,20 @@ def _line(row: IndicatorRow, comments: Sequence[CommentItem]) -> tuple[Any, ...]
 
 
 def indicators_table(session: Session, period: Period | None = None) -> Table:
-    """The export for one period, or for every period with values."""
+    """The export for one period (in full) and the periods inside it that have values,
+    or for every period with values."""
     rows: list[tuple[Any, ...]] = []
-    for p in [period] if period is not None else periods_with_values(session):
+    with_values = periods_with_values(session)
+    chosen: list[tuple[Period, bool]]
+    if period is None:
+        chosen = [(p, False) for p in with_values]
+    else:
+        inside = set(periods_within(period)[1:])
+        chosen = [(period, True)] + [(p, False) for p in with_values if p in inside]
+    for p, in_full in chosen:
         comments = commentary_for(session, p)
         for row in indicator_values(session, p):
-            if period is None and COLLECTED_KIND[Frequency(row.frequency)] is not p.kind:
+            if not in_full and COLLECTED_KIND[Frequency(row.frequency)] is not p.kind:
                 continue
             rows.append(_line(row, comments.get(row.code, [])))
     return Table(INDICATOR_COLUMNS, rows)

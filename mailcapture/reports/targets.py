@@ -20,6 +20,13 @@ Decisions worth knowing:
   the year's targets, reported before or not: it is the record of the year.
 * A new target without ``--tolerance`` keeps the indicator's default tolerance; an
   existing target keeps its own.
+* **Locks cover targets.** A locked period's figures are signed off and reported; its
+  RAG status must not move afterwards, so a change is refused (nothing written, the lock
+  named, as a value for a locked period is) when it would change the target that applies
+  to a locked period: the period itself is locked (or its quarter or year is), or a
+  locked period inside it has no target of its own between it and this one (a year's
+  target is April's target when April and Q1 have none). ``unlock`` reopens targets and
+  values alike; the refusal says which period to unlock.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from mailcapture.db import models as m
+from mailcapture.db.locks import lock_in_force, lock_reason, locks_within
 from mailcapture.db.periods import PeriodStore
 from mailcapture.domain.authority import (
     allowed_kinds,
@@ -43,7 +51,7 @@ from mailcapture.domain.authority import (
     target_change_kind,
 )
 from mailcapture.domain.enums import ApproverKind, ToleranceKind
-from mailcapture.domain.periods import Period, PeriodError, PeriodKind
+from mailcapture.domain.periods import Period, PeriodError, PeriodKind, parse_period, periods_within
 from mailcapture.errors import UserError
 
 
@@ -106,10 +114,11 @@ def mark_reported(session: Session, changes: Iterable[TargetChangeItem], now: da
 
 
 def changes_recorded(session: Session, period: Period | None = None) -> list[TargetChangeItem]:
-    """Every recorded target change (for one target period when given), oldest first."""
+    """Every recorded target change, oldest first; with ``period``, the changes to targets
+    for it and for the periods inside it (a quarter's months), as ``--period`` means."""
     query = _changes_query().order_by(m.TargetChange.recorded_at, m.TargetChange.id)
     if period is not None:
-        query = query.where(m.Period.code == period.code)
+        query = query.where(m.Period.code.in_([p.code for p in periods_within(period)]))
     return [_item(*row) for row in session.execute(query)]
 
 
@@ -251,6 +260,10 @@ def set_target(
     if person is None or person.retired_at is not None:
         raise TargetError(f"{approved_by} is not a person in the register")
 
+    locked = lock_refusal(session, indicator, period)
+    if locked is not None:
+        raise TargetError(locked)
+
     change = target_change_kind(period)
     department = indicator.service_area.department
     head = session.scalar(
@@ -337,6 +350,58 @@ def set_target(
     )
 
 
+def lock_refusal(session: Session, indicator: m.Indicator, period: Period) -> str | None:
+    """Why ``indicator``'s target for ``period`` may not change (a lock), else None.
+
+    See "Locks cover targets" in the module docstring: the period's own lock (or its
+    quarter's or year's), else the first locked period inside it that takes this target
+    because it has none of its own.
+    """
+    lock = lock_in_force(session, period)
+    if lock is not None:
+        closed = _locked_period(session, lock)
+        return (
+            f"refused: {lock_reason(session, lock)}; {indicator.code}'s target for "
+            f"{period.code} was not changed: {_unlock_hint(closed)}"
+        )
+    inside = locks_within(session, period)
+    if not inside:
+        return None
+    own = set(
+        session.scalars(
+            select(m.Period.code)
+            .join(m.Target, m.Target.period_id == m.Period.id)
+            .where(
+                m.Target.indicator_id == indicator.id,
+                m.Period.code.in_([p.code for p in periods_within(period)[1:]]),
+            )
+        )
+    )
+    for closed, lock in inside:
+        between: list[str] = []
+        candidate: Period | None = closed
+        while candidate is not None and candidate != period:
+            between.append(candidate.code)
+            candidate = candidate.parent()
+        if not own.intersection(between):
+            return (
+                f"refused: {lock_reason(session, lock)} and has no {indicator.code} target "
+                f"of its own, so the {period.code} target is its target and its status would "
+                f"change; nothing was changed: {_unlock_hint(closed)}"
+            )
+    return None
+
+
+def _locked_period(session: Session, lock: m.PeriodLock) -> Period:
+    return parse_period(session.get_one(m.Period, lock.period_id).code)
+
+
+def _unlock_hint(closed: Period) -> str:
+    """How to reopen it, with the period quoted when it has a space ("2026/27 Q1")."""
+    code = f'"{closed.code}"' if " " in closed.code else closed.code
+    return f"unlock {code} first (mailcapture unlock) if it must change"
+
+
 def _applying_target(session: Session, indicator_id: int, period: Period) -> Decimal | None:
     """The target that applies to ``period``: its own, else its quarter's, else its year's."""
     chain: list[str] = []
@@ -364,7 +429,8 @@ class TargetLine:
 
 
 def targets_listed(session: Session, period: Period | None = None) -> Sequence[TargetLine]:
-    """Every target (for one period when given), by indicator code then period."""
+    """Every target, by indicator code then period; with ``period``, the targets for it and
+    for the periods inside it (a year's quarters and months), as ``--period`` means."""
     query = (
         select(
             m.Indicator.code,
@@ -378,5 +444,5 @@ def targets_listed(session: Session, period: Period | None = None) -> Sequence[T
         .order_by(m.Indicator.code, m.Period.start_date, m.Period.end_date.desc())
     )
     if period is not None:
-        query = query.where(m.Period.code == period.code)
+        query = query.where(m.Period.code.in_([p.code for p in periods_within(period)]))
     return [TargetLine(*row) for row in session.execute(query)]

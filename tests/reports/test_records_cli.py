@@ -285,7 +285,8 @@ def test_export_indicators_matches_the_computed_values(loaded, tmp_path) -> None
 
     result = run_cli("export", "indicators", "--period", "2025/26 Q1", "--format", "json", env=env)
     assert result.code == 0, result.stderr
-    exported = {r["indicator"]: r for r in json.loads(result.stdout)}
+    # The quarter in full, then its months (--period covers the periods inside it).
+    exported = {r["indicator"]: r for r in json.loads(result.stdout) if r["period"] == "2025/26 Q1"}
     with sessions() as s:
         computed = {r.code: r for r in indicator_values(s, parse_period("2025/26 Q1"))}
     assert exported.keys() == computed.keys()
@@ -316,7 +317,9 @@ def test_export_indicators_matches_the_computed_values(loaded, tmp_path) -> None
 
     as_csv = run_cli("export", "indicators", "--period", "2025/26 Q1", env=env)
     [bv8a_line] = [
-        r for r in csv.DictReader(io.StringIO(as_csv.stdout)) if r["indicator"] == "BV8a"
+        r
+        for r in csv.DictReader(io.StringIO(as_csv.stdout))
+        if r["indicator"] == "BV8a" and r["period"] == "2025/26 Q1"
     ]
     assert bv8a_line["commentary"] == 'Mark Ellison (owner): =HYPERLINK("http://evil.example")'
 
@@ -325,8 +328,8 @@ def test_export_indicators_matches_the_computed_values(loaded, tmp_path) -> None
         book = load_workbook(io.BytesIO(to_xlsx(indicators_table(s, parse_period("2025/26 Q1")))))
     sheet = [row for row in book.active.iter_rows(values_only=True)]
     assert sheet[0] == INDICATOR_COLUMNS
-    assert len(sheet) == 1 + len(computed)
-    assert [r[3] for r in sheet if r[0] == "BV8a"] == [97.4]
+    assert len([r for r in sheet[1:] if r[2] == "2025/26 Q1"]) == len(computed)
+    assert [r[3] for r in sheet if r[0] == "BV8a"] == [97.4, 97.4, 96.8, 97.9]  # Q1, its months
 
     every = run_cli("export", "indicators", "--format", "csv", env=env)
     lines = list(csv.DictReader(io.StringIO(every.stdout)))

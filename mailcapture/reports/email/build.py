@@ -488,11 +488,9 @@ def performance_view(
         charts.add(period, entry.chart, entry.code)
 
     def line(entry: content.IndicatorEntry) -> IndicatorLine:
+        # No needs_commentary: members get "No commentary provided", not the staff prompt.
         return indicator_line(
-            entry.row,
-            comments=entry.comments,
-            needs_commentary=entry.commentary_needed,
-            chart=charts.ref(entry.code, period),
+            entry.row, comments=entry.comments, chart=charts.ref(entry.code, period)
         )
 
     sections = tuple(
