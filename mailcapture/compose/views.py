@@ -26,6 +26,7 @@ __all__ = [
     "FormItem",
     "OverdueLine",
     "Person",
+    "QuarantineView",
     "RejectedLine",
     "RejectionReason",
     "RejectionView",
@@ -360,3 +361,24 @@ class DelegateNoticeView:
     delegate: Person
     away_until: str | None
     period_label: str
+
+
+@dataclass(frozen=True)
+class QuarantineView:
+    """To the performance team: a reply was held because our receiving host could not vouch
+    for its sender (issue 15). It may be forged, so what it says is shown only as a short,
+    sanitised excerpt (no links, no addresses in the text), never applied, and never answered;
+    ``release_command`` is how a member of the team applies it once they have checked with
+    the sender another way.
+    """
+
+    council: Council
+    recipient: Person
+    message_number: int
+    sender: str
+    sender_name: str | None
+    subject: str | None
+    received: str
+    why: str
+    first_lines: tuple[str, ...]
+    release_command: str

@@ -86,6 +86,14 @@ class Answering(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Release:
+    """A member of the performance team's word that a held reply is genuine (issue 15)."""
+
+    by: str
+    reason: str
+
+
 class Run:
     """One message through the stages, inside one transaction."""
 
@@ -108,6 +116,9 @@ class Run:
     #: The capture settings as the pipeline's claim read them (None: read them from the
     #: database when a figure needs them).
     capture: Callable[[], CaptureSpec] | None = None
+    #: A held reply released by the performance team (``Pipeline.release``): the hold stage
+    #: records who released it and why, and lets it through.
+    release: Release | None = None
 
     def __init__(
         self,

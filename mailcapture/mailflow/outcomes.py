@@ -87,7 +87,8 @@ class Treatment:
 
 _CONFIRMED = Treatment(email="confirmation", tells_sender=True)
 _REPORT_CONFIRMED = Treatment(email="report_answer_confirmation", tells_sender=True)
-_HELD = Treatment(InboundState.QUARANTINED, logging.WARNING)
+#: Held on our receiving host's word; the performance team is told (not the sender).
+_HELD = Treatment(InboundState.QUARANTINED, logging.WARNING, email="quarantine_notice")
 
 
 def _rejected(reason: RejectionReason, state: InboundState = InboundState.PROCESSED) -> Treatment:

@@ -25,16 +25,17 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Select, select, text
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from mailcapture.clock import Clock
 from mailcapture.db import models as m
 from mailcapture.db.engine import is_database_fault, transaction
-from mailcapture.domain.enums import InboundState
+from mailcapture.domain.enums import InboundState, Role
+from mailcapture.errors import UserError
 from mailcapture.logs import event
 from mailcapture.mailflow.budget import OverBudget
-from mailcapture.mailflow.context import Run, Settings
+from mailcapture.mailflow.context import Release, Run, Settings
 from mailcapture.mailflow.outcomes import OUTCOMES, Outcome
 from mailcapture.mailflow.sent import SentTexts
 from mailcapture.mailflow.stages import run_stages
@@ -43,9 +44,16 @@ from mailcapture.parsing.mime import clean_text
 from mailcapture.register.mail import capture_spec, mail_settings
 from mailcapture.register.model import CaptureSpec, MailSpec
 
-__all__ = ["Batch", "IngestResult", "Pipeline", "Settings", "relax_commit"]
+__all__ = ["Batch", "IngestResult", "Pipeline", "ReleaseRefused", "Settings", "relax_commit"]
 
 log = logging.getLogger(__name__)
+
+#: The outcomes of a reply held on our receiving host's word, which the team may release.
+RELEASABLE = (Outcome.DMARC_FAIL.value, Outcome.AUTH_UNREADABLE.value)
+
+
+class ReleaseRefused(UserError):
+    """A held reply was not released; the message is one line for the person who asked."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +98,45 @@ class Pipeline:
             return _logged(result)
         return self.process(stored.id)
 
-    def process(self, message_id: int, *, force: bool = False) -> IngestResult:
+    def release(self, message_id: int, by: str, reason: str) -> IngestResult:
+        """Apply a reply held on our receiving host's word, on the performance team's word.
+
+        ``by`` must be a current member of the performance team (they have checked with the
+        sender another way) and ``reason`` says how; both go in the message's audit trail.
+        The reply then goes through every stage as it would have: the sender must still be
+        the person asked (or their delegate), in time, and each answer is checked. Only a
+        message held for DMARC or an unreadable authentication result can be released.
+        Raises :class:`ReleaseRefused` with a one-line reason otherwise.
+        """
+        reason = " ".join(reason.split())
+        if not reason:
+            raise ReleaseRefused("say why it may be released (--reason), for the audit trail")
+        with self.sessions() as session:
+            row = session.get(m.InboundMessage, message_id)
+            if row is None:
+                raise ReleaseRefused(f"no inbound message #{message_id}")
+            if row.state is not InboundState.QUARANTINED or row.outcome not in RELEASABLE:
+                held = row.outcome or row.state.value
+                raise ReleaseRefused(
+                    f"#{message_id} is not a reply held for its authentication ({held}): "
+                    "only those can be released"
+                )
+            person = session.scalar(
+                select(m.Person).where(func.lower(m.Person.email) == by.strip().casefold())
+            )
+            if person is None or person.retired_at is not None:
+                raise ReleaseRefused(f"{by} is not a person in the register")
+            if Role.PERFORMANCE_TEAM not in person.role_set:
+                raise ReleaseRefused(
+                    f"refused: only the performance team may release a held reply; "
+                    f"{person.email} is not in it"
+                )
+            released_by = person.email
+        return self.process(message_id, force=True, release=Release(released_by, reason))
+
+    def process(
+        self, message_id: int, *, force: bool = False, release: Release | None = None
+    ) -> IngestResult:
         """Run every stage after storage; on an error of our own, keep it and mark it failed.
 
         Only a message still ``received`` is processed (``force`` also takes processed,
@@ -117,6 +163,7 @@ class Pipeline:
                         session, claimed.row, mail, self.clock.now(), self.settings, self.sent
                     )
                     run.capture = claimed.capture
+                    run.release = release
                     run_stages(run)
                     result = _result(claimed.row)
             if result is not None:

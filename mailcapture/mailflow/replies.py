@@ -48,6 +48,7 @@ from mailcapture.outbox.notices import (
     to_requested,
     when_text,
 )
+from mailcapture.parsing.mime import DecodedMessage
 from mailcapture.register.model import MailSpec
 from mailcapture.reports.commentary import needing_commentary
 
@@ -66,6 +67,9 @@ class Limits:
     #: Answers to our automatic mail from one sender in an hour before that sender gets no
     #: more automatic mail for the rest of the day (a loop through a forwarder).
     answers_per_hour: int = 2
+    #: Held-reply notices to the performance team per hour: a flood of forged mail must not
+    #: become a flood in the team's inbox (the rest are in the daily digest).
+    quarantine_hourly_limit: int = 20
 
 
 @dataclass(frozen=True)
@@ -462,3 +466,70 @@ def queue_delegate_forward(
         now,
     )
     return True
+
+
+#: Lines of a held reply's text shown to the performance team, and characters of each.
+QUARANTINE_LINES = 5
+QUARANTINE_LINE_CHARS = 100
+
+
+def queue_quarantine_notice(
+    session: Session,
+    mail: MailSpec,
+    *,
+    inbound: m.InboundMessage,
+    decoded: DecodedMessage,
+    sender_name: str | None,
+    why: str,
+    now: datetime,
+    limits: Limits,
+) -> Notice:
+    """Tell the performance team that a reply was held on our receiving host's word (issue 15).
+
+    Once per message. The text may be a forger's, so the team sees who it claims to be from,
+    why it was held and its first few non-blank lines as :func:`excerpt` cleans them (no
+    links, no addresses); the sender is never told. Past ``quarantine_hourly_limit`` such
+    notices in an hour, the message is left to the daily digest.
+    """
+    sent_lately = session.scalar(
+        select(func.count())
+        .select_from(m.OutboxMessage)
+        .where(
+            m.OutboxMessage.kind == "quarantine_notice",
+            m.OutboxMessage.created_at > now - timedelta(hours=1),
+        )
+    )
+    if (sent_lately or 0) >= limits.quarantine_hourly_limit:
+        return Notice(False, "the hourly limit of held-reply notices: in the daily digest", True)
+    lines = [line.strip() for line in decoded.text.split("\n")[:200] if line.strip()]
+    first = tuple(
+        shown
+        for line in lines[:QUARANTINE_LINES]
+        if (shown := excerpt(line, QUARANTINE_LINE_CHARS))
+    )
+    view = views.QuarantineView(
+        council=council(mail),
+        recipient=team_view(mail),
+        message_number=inbound.id,
+        sender=one_line(decoded.from_address or inbound.sender or "no address")[:320],
+        sender_name=excerpt(sender_name, 60) or None,
+        subject=excerpt(inbound.subject, 80) or None,
+        received=when_text(inbound.received_at),
+        why=why,
+        first_lines=first,
+        release_command=(
+            f'mailcapture release {inbound.id} --by YOUR-EMAIL --reason "confirmed by telephone"'
+        ),
+    )
+    row = queue_email(
+        session,
+        mail,
+        Outgoing(
+            kind="quarantine_notice",
+            recipient=team_view(mail),
+            dedupe_key=f"quarantine:{inbound.id}",
+        ),
+        view,
+        now,
+    )
+    return Notice(row is not None, "the performance team told" if row else "told before")

@@ -43,6 +43,7 @@ from mailcapture.mailflow.replies import (
     WITHHELD,
     queue_bounce_notice,
     queue_delegate_forward,
+    queue_quarantine_notice,
     queue_rejection,
 )
 from mailcapture.mailflow.report_replies import ReportReply, find_report_run
@@ -238,8 +239,31 @@ def hold(run: Run) -> None:
     if held is None:
         return
     outcome, why = held
+    if run.release is not None:  # the performance team's word, recorded (Pipeline.release)
+        if any(entry.get("stage") == "release" for entry in run.stages):
+            return  # recorded by the hold stage; authenticate checks again
+        run.stage(
+            "release",
+            "released",
+            f"by {run.release.by}: {run.release.reason} (held because {why}: {auth.detail})",
+        )
+        return
     run.stage("authenticate", "quarantined", auth.detail)
-    run.finish(outcome, f"held for the performance team: {why} ({auth.detail})")
+    told = ""
+    if run.verdict is not None and run.verdict.kind is Kind.HUMAN:
+        notice = queue_quarantine_notice(
+            run.session,
+            run.mail,
+            inbound=run.row,
+            decoded=run.message,
+            sender_name=run.message.from_name,
+            why=why,
+            now=run.now,
+            limits=run.settings.reply_limits,
+        )
+        run.stage("team", notice.result, notice.note)
+        told = f"; {notice.note}"
+    run.finish(outcome, f"held for the performance team: {why} ({auth.detail}){told}")
 
 
 # --------------------------------------------------------------------------- automatic mail
