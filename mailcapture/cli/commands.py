@@ -394,11 +394,27 @@ MESSAGE_COLUMNS = (
 )
 
 
-def messages(fmt: str, limit: int) -> None:
+def release(message_id: int, by: str, reason: str) -> None:
+    """Apply a held reply on the performance team's word (``Pipeline.release``)."""
+    from mailcapture.mailflow.pipeline import Pipeline
+
+    runtime = Runtime.from_environment()
+    runtime.require_schema()
+    try:
+        result = Pipeline(runtime.sessions, runtime.clock).release(message_id, by, reason)
+    finally:
+        runtime.close()
+    console.print(result.line(), soft_wrap=True, markup=False)
+
+
+def messages(fmt: str, limit: int, state: InboundState | None = None) -> None:
     from mailcapture.reports import export
 
     runtime = Runtime.from_environment()
     runtime.require_schema()
+    query = select(m.InboundMessage).order_by(m.InboundMessage.id.desc()).limit(limit)
+    if state is not None:
+        query = query.where(m.InboundMessage.state == state)
     with runtime.sessions() as session:
         rows = [
             (
@@ -412,9 +428,7 @@ def messages(fmt: str, limit: int) -> None:
                 r.outcome,
                 r.outcome_detail,
             )
-            for r in session.scalars(
-                select(m.InboundMessage).order_by(m.InboundMessage.id.desc()).limit(limit)
-            )
+            for r in session.scalars(query)
         ]
     runtime.close()
     table = export.Table(MESSAGE_COLUMNS, rows)
@@ -423,7 +437,8 @@ def messages(fmt: str, limit: int) -> None:
     elif fmt == "json":
         sys.stdout.write(export.to_json(table) + "\n")
     elif fmt == "table":
-        view = Table(title=f"Inbound messages (newest {limit})")
+        which = f"{state.value} messages" if state else "Inbound messages"
+        view = Table(title=f"{which} (newest {limit})")
         for column in ("id", "from", "received", "class", "rule", "outcome", "detail"):
             view.add_column(column)
         for r in rows:

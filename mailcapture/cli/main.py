@@ -21,6 +21,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from mailcapture.domain.enums import InboundState
 from mailcapture.errors import UserError
 
 app = typer.Typer(
@@ -238,11 +239,36 @@ def messages(
         ListFormat, typer.Option("--format", metavar="[table|csv|json]", help="The output format.")
     ] = ListFormat.table,
     limit: Annotated[int, typer.Option(metavar="N", help="At most N, newest first.")] = 100,
+    state: Annotated[
+        InboundState | None,
+        typer.Option(
+            metavar="STATE",
+            help="Only messages in this state, e.g. quarantined (held replies) or failed.",
+        ),
+    ] = None,
 ) -> None:
     """List inbound messages: classification, the rule that decided it, and the outcome."""
     from mailcapture.cli import commands
 
-    commands.messages(fmt.value, limit)
+    commands.messages(fmt.value, limit, state)
+
+
+@app.command()
+def release(
+    message_id: Annotated[
+        int,
+        typer.Argument(metavar="ID", help="The held message (messages --state quarantined)."),
+    ],
+    by: Annotated[str, typer.Option("--by", metavar="EMAIL", help="The performance team member.")],
+    reason: Annotated[
+        str, typer.Option(metavar="TEXT", help="How it was confirmed, for the audit trail.")
+    ],
+    now: NowOption = None,
+) -> None:
+    """Apply a reply held for its authentication, once the sender has confirmed they sent it."""
+    from mailcapture.cli import commands
+
+    commands.release(message_id, by, reason)
 
 
 # --------------------------------------------------------------------------- records
