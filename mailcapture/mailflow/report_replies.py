@@ -22,10 +22,11 @@ or an unreadable result from our receiving host holds the message) and expiry. T
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from mailcapture.compose import report_views as rv
@@ -130,6 +131,10 @@ class _Scope:
         return department.name if department is not None else ""
 
 
+#: Anything that may be a code in a sent report's text (``BV8a``, ``P07.M2``).
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z0-9]+)*")
+
+
 def _scope(session: Session, report_run: m.ReportRun, addressee: m.Person, sent: str) -> _Scope:
     """What the report listed for this reader, loaded by code: a handful of rows, however
     large the register (the sent report's answer lines name them; without the sent text,
@@ -142,6 +147,31 @@ def _scope(session: Session, report_run: m.ReportRun, addressee: m.Person, sent:
             func.upper(m.Project.code).in_(sorted(wanted)),
         )
         department_filter = func.upper(m.Department.code).in_(sorted(wanted))
+        if report_run.report_kind == "department":
+            # A department report offers one answer line (the department's comment) but
+            # lists the department's indicators and projects: its head (or their delegate)
+            # may comment on any of those it names (issue 15), and on nothing else.
+            named = sorted({word.upper() for word in _WORD.findall(sent)} - wanted)
+            wanted |= set(named)
+            headed = _departments_answered(session, report_run, addressee)
+            areas = select(m.ServiceArea.id).where(m.ServiceArea.department_id.in_(headed))
+            indicator_filter = or_(
+                indicator_filter,
+                and_(
+                    m.Indicator.service_area_id.in_(areas),
+                    func.upper(m.Indicator.code).in_(named),
+                ),
+            )
+            project_filter = or_(
+                project_filter,
+                and_(
+                    m.Project.service_area_id.in_(areas),
+                    or_(
+                        func.upper(m.Milestone.code).in_(named),
+                        func.upper(m.Project.code).in_(named),
+                    ),
+                ),
+            )
     else:
         departments_headed = _departments_answered(session, report_run, addressee)
         areas = select(m.ServiceArea.id).where(m.ServiceArea.department_id.in_(departments_headed))

@@ -36,6 +36,7 @@ AMY = "Amy Lawson <amy.lawson@ashdown.example>"
 MARK = "Mark Ellison <mark.ellison@ashdown.example>"
 ALISON = "Alison Reeve <alison.reeve@ashdown.example>"
 RICHARD = "Richard Okafor <richard.okafor@ashdown.example>"
+RICHARD_ADDRESS = "richard.okafor@ashdown.example"
 CLAIRE = "Claire Donnelly <claire.donnelly@ashdown.example>"
 EMMA = "Emma Kirkby <emma.kirkby@ashdown.example>"
 STRANGER = "Pat Stranger <pat@elsewhere.example>"
@@ -487,3 +488,44 @@ def test_answers_to_the_real_owner_report_from_the_timetable(world: World) -> No
         ("RES", "Payments recovered in May; see BV8a.", "head_of_service"),
         ("CHS", "Sarah is on leave; housing figures are steady.", "head_of_service"),
     ]
+
+
+def test_a_head_of_service_comments_on_an_indicator_their_department_report_lists(
+    world: World,
+) -> None:
+    """Issue 15, part 8: ``[BV8a comment]`` to Resources' department report, from its head
+    (Richard Okafor), was refused with "BV8a is not in this report" although the report
+    lists it. It is now the head of service's commentary on the indicator, beside the
+    owner's; a code the report does not list is still refused with the reason."""
+    tick(world.sessions, as_utc(datetime(2026, 5, 29, 10, 0)))
+    [report] = [
+        r
+        for r in world.outbox("report_department")
+        if r.recipient == RICHARD_ADDRESS and "April 2026 [MC-" in r.subject
+    ]
+    text = clients.plain_text(clients.parsed(report.raw))
+    assert "BV8a" in text and "BV212" not in text
+    result = world.ingest(
+        clients.gmail_top_posted(
+            report.raw,
+            RICHARD,
+            "[BV8a comment]: The backlog is cleared; June will be back on target.\n"
+            "[BV212 comment]: Not mine, but voids are up.\n\nRichard",
+        ),
+        at=as_utc(datetime(2026, 5, 29, 11, 0)),
+    )
+    assert result.outcome == "report-answer", result
+    with world.sessions() as s:
+        rows = s.execute(
+            select(m.Indicator.code, m.Commentary.body, m.Commentary.author_role)
+            .join(m.Indicator, m.Indicator.id == m.Commentary.indicator_id)
+            .where(m.Commentary.inbound_message_id == result.id)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("BV8a", "The backlog is cleared; June will be back on target.", "head_of_service")
+    ]
+    [confirmation] = [
+        r for r in world.outbox("report_answer_confirmation") if r.recipient == RICHARD_ADDRESS
+    ]
+    said = " ".join(clients.plain_text(clients.parsed(confirmation.raw)).split())
+    assert "BV212" in said and "not in this report" in said
