@@ -25,6 +25,7 @@ from jinja2 import Environment, TemplateNotFound
 from mailcapture.compose.form import context_lines, form_groups, form_line, form_lines
 from mailcapture.compose.textfmt import PROSE_WIDTH, count_of, hang, one_line, reflow, truncate
 from mailcapture.compose.views import (
+    DeferredRequestView,
     EscalationView,
     FailureView,
     ReminderView,
@@ -44,6 +45,7 @@ _KIND = re.compile(r"[a-z][a-z0-9_]*")
 _VIEW_TYPES: dict[str, type] = {
     "request": RequestView,
     "reminder": ReminderView,
+    "deferred_request": DeferredRequestView,
     "escalation_owner": EscalationView,
     "escalation_head": EscalationView,
     "returns_summary": SummaryView,

@@ -72,6 +72,9 @@ class FormItem:
     target: str | None
     allowed: str | None
     outstanding: bool = True
+    #: "not available until DATE" was answered: the date, as display text ("8 July 2026"),
+    #: shown beside the item where it is listed as owed (escalations, returns summary).
+    promised_for: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,19 @@ class ReminderView(RequestView):
 
     step: int = 1
     days_left: int = 0
+
+
+@dataclass(frozen=True)
+class DeferredRequestView(RequestView):
+    """Items answered "not available until DATE", asked for again on that date.
+
+    Answered like the first request (same token): ``items`` are the promised items now
+    due, ``promised`` the date they were promised for and ``answered`` when that was said,
+    as display text.
+    """
+
+    promised: str = ""
+    answered: str = ""
 
 
 @dataclass(frozen=True)
@@ -138,6 +154,9 @@ class ReturnsRow:
     on_time: int
     late: int
     outstanding: int
+    #: Answered "not available until DATE", that date still to come: not counted as
+    #: outstanding (a promise is not a missing return).
+    promised: int = 0
 
 
 @dataclass(frozen=True)
@@ -162,6 +181,9 @@ class SummaryView:
     #: Completeness and timeliness by department and service area (share received, share
     #: on time, as "91.7%"), from :func:`mailcapture.reports.returns.returns_status`.
     shares: tuple[ShareLine, ...] = ()
+    #: Who answered "not available until DATE" for a date still to come: listed apart
+    #: from what is outstanding, each item with its ``promised_for`` date.
+    promised: tuple[OverdueLine, ...] = ()
 
 
 @dataclass(frozen=True)

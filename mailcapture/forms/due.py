@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CompoundSelect, Select, String, literal, select, union_all
+from sqlalchemy import CompoundSelect, Select, String, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from mailcapture.db import models as m
-from mailcapture.domain.enums import Frequency, SubmissionState
+from mailcapture.domain.completion import StatusAnswer, finished_before
+from mailcapture.domain.enums import Frequency, MilestoneStatus, SubmissionState
 from mailcapture.domain.frequency import frequency_of
 from mailcapture.domain.periods import Period
 
@@ -103,7 +104,13 @@ def due_by_person(
 def _milestones_due(
     session: Session, period: Period, person_id: int | None
 ) -> Iterable[tuple[int, DueItem]]:
-    """Milestones of live projects: started by the period's end, not completed before it."""
+    """Milestones of live projects: started by the period's end, not finished before it.
+
+    Finished means what :func:`~mailcapture.domain.completion.finished_before` says: the
+    register's date, or a "complete" answered for an earlier period (unless answered again
+    since, or the register edited after it). A project whose overall line was answered
+    "complete" is finished as a whole: none of its milestones is asked for.
+    """
     query = (
         select(m.Project, m.Milestone)
         .join(m.Milestone, m.Milestone.project_id == m.Project.id)
@@ -117,11 +124,29 @@ def _milestones_due(
     )
     if person_id is not None:
         query = query.where(m.Project.updater_id == person_id)
-    for project, milestone in session.execute(query):
-        if not _live(project.start_date, project.completed_on, period):
+    rows = [
+        (project, milestone)
+        for project, milestone in session.execute(query)
+        if _live(project.start_date, project.completed_on, period)
+    ]
+    answers = status_answers(session, [ms.id for _, ms in rows], period.start)
+    edits = milestone_edits(session) if any(a.complete for a in answers.values()) else {}
+
+    def finished(milestone: m.Milestone) -> bool:
+        return finished_before(
+            period.start,
+            planned=milestone.completed_on,
+            answer=answers.get(milestone.id),
+            register_edited_at=edits.get(milestone.code.casefold()),
+        )
+
+    closed = {project.id for project, ms in rows if ms.is_overall and finished(ms)}
+    for project, milestone in rows:
+        if project.id in closed:
             continue
-        if not milestone.is_overall and not _live(
-            milestone.start_date, milestone.completed_on, period
+        if not milestone.is_overall and (
+            (milestone.start_date is not None and milestone.start_date > period.end)
+            or finished(milestone)
         ):
             continue
         yield (
@@ -143,6 +168,56 @@ def _milestones_due(
         )
 
 
+def status_answers(
+    session: Session, milestone_ids: list[int], before: date
+) -> dict[int, StatusAnswer]:
+    """Each milestone's latest current status answered for a period ending before ``before``.
+
+    The latest period wins, and within it the latest row, as in the reports
+    (:func:`mailcapture.reports.milestones.latest_statuses`).
+    """
+    found: dict[int, StatusAnswer] = {}
+    for chunk in _chunks(sorted(set(milestone_ids))):
+        rows = session.execute(
+            select(
+                m.MilestoneUpdate.milestone_id,
+                m.MilestoneUpdate.status,
+                m.MilestoneUpdate.received_at,
+            )
+            .join(m.Period, m.Period.id == m.MilestoneUpdate.period_id)
+            .where(
+                m.MilestoneUpdate.milestone_id.in_(chunk),
+                m.MilestoneUpdate.is_current,
+                m.MilestoneUpdate.state == SubmissionState.ACCEPTED,
+                m.Period.end_date < before,
+            )
+            .order_by(m.Period.end_date, m.MilestoneUpdate.id)
+        )
+        for milestone_id, status, received_at in rows:
+            found[milestone_id] = StatusAnswer(status is MilestoneStatus.COMPLETE, received_at)
+    return found
+
+
+def milestone_edits(session: Session) -> dict[str, datetime]:
+    """When the register last added, changed or restored each milestone (code casefolded).
+
+    Read from the loads' records of what changed (``register_loads.changes``), so no column
+    is needed for it; a load that changed nothing leaves no record.
+    """
+    edits: dict[str, datetime] = {}
+    loads = session.execute(
+        select(m.RegisterLoad.loaded_at, m.RegisterLoad.changes).order_by(
+            m.RegisterLoad.loaded_at, m.RegisterLoad.id
+        )
+    )
+    for loaded_at, changes in loads:
+        milestones = (changes or {}).get("milestones") or {}
+        for what in ("added", "updated", "restored"):
+            for code in milestones.get(what) or ():
+                edits[str(code).casefold()] = loaded_at
+    return edits
+
+
 def _live(start: date | None, completed: date | None, period: Period) -> bool:
     started = start is None or start <= period.end
     finished = completed is not None and completed < period.start
@@ -153,6 +228,10 @@ def returned_keys(
     session: Session, period_id: int, component_ids: Iterable[int], milestone_ids: Iterable[int]
 ) -> set[tuple[str, int]]:
     """Which of these items already have a current value or status for the period.
+
+    "Not available" is a return (the updater answered), but "not available until DATE" is
+    not: it is a promise, and the item stays outstanding until the figure comes (see
+    :func:`promised_dates` and :mod:`mailcapture.schedule.deferred`).
 
     One statement per chunk of ids; when both kinds fit in one chunk each (every reply's
     form does), both are asked in one statement (``UNION ALL``), not two.
@@ -165,6 +244,11 @@ def returned_keys(
             m.ComponentValue.is_current,
             m.ComponentValue.state.in_(RETURNED_STATES),
             m.ComponentValue.component_id.in_(chunk),
+            # "Not available until 8 July" is a promise, not a return: still outstanding.
+            or_(
+                m.ComponentValue.state != SubmissionState.NOT_AVAILABLE,
+                m.ComponentValue.available_from.is_(None),
+            ),
         )
 
     def statuses(chunk: list[int]) -> Select[str, int]:
@@ -182,6 +266,32 @@ def returned_keys(
     found: set[tuple[str, int]] = set()
     for query in queries:
         found.update((kind, item_id) for kind, item_id in session.execute(query))
+    return found
+
+
+def promised_dates(
+    session: Session, period_id: int, component_ids: Iterable[int]
+) -> dict[tuple[str, int], date]:
+    """The items answered "not available until DATE" for the period, with that date.
+
+    Read from the current value (not the request line's ``snoozed_until``), so a later
+    answer settles it whichever form it came on: a figure or a plain "not available" ends
+    the promise, a new date replaces it.
+    """
+    found: dict[tuple[str, int], date] = {}
+    for chunk in _chunks(sorted(set(component_ids))):
+        rows = session.execute(
+            select(m.ComponentValue.component_id, m.ComponentValue.available_from).where(
+                m.ComponentValue.period_id == period_id,
+                m.ComponentValue.is_current,
+                m.ComponentValue.state == SubmissionState.NOT_AVAILABLE,
+                m.ComponentValue.available_from.is_not(None),
+                m.ComponentValue.component_id.in_(chunk),
+            )
+        )
+        for component_id, available_from in rows:
+            if available_from is not None:  # always, by the query; said for the type checker
+                found[("component", component_id)] = available_from
     return found
 
 

@@ -8,13 +8,17 @@ each service process may run its own scheduler.
 Catching up: when the service has been down, only the latest step of each chase that
 has passed is sent (nobody wants three reminders at once), and a request created late
 is not chased for steps that passed before it went out.
+
+Items answered "not available until DATE" are asked for again on that date and chased from
+there (:mod:`mailcapture.schedule.deferred`); until then they are neither chased nor
+counted as outstanding here, and the returns summary lists them as promised.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +32,7 @@ from mailcapture.db.periods import PeriodStore
 from mailcapture.domain.enums import ChaseKind, RequestState
 from mailcapture.domain.periods import Period
 from mailcapture.forms.context import FigureContext
-from mailcapture.forms.due import DueItem, due_by_person, item_key, returned_keys
+from mailcapture.forms.due import DueItem, due_by_person, item_key, promised_dates, returned_keys
 from mailcapture.outbox.notices import (
     Outgoing,
     council,
@@ -44,6 +48,7 @@ from mailcapture.register.mail import mail_settings
 from mailcapture.register.model import MailSpec
 from mailcapture.reports.commentary import needing_commentary, request_indicator_codes
 from mailcapture.reports.returns import ReturnsStatus, percent_text, returns_status
+from mailcapture.schedule.deferred import mark_promised, queue_deferred
 from mailcapture.schedule.digest import queue_digests
 from mailcapture.schedule.reports import KINDS as REPORT_KINDS
 from mailcapture.schedule.reports import queue_reports
@@ -123,6 +128,13 @@ def tick(
                 continue
             with transaction(sessions) as session:
                 _PeriodTick(session, mail, timetable, dates, now, report, progress).run()
+    # Items answered "not available until DATE": asked again on that date, then chased.
+    with transaction(sessions) as session:
+        deferred = queue_deferred(session, mail, timetable, now)
+    report.requests += deferred.requests
+    report.reminders += deferred.reminders
+    report.escalations += deferred.escalations
+    report.queued_ids.extend(deferred.queued_ids)
     # Report emails: see mailcapture.schedule.reports.
     report.reports.update(queue_reports(sessions, now).queued)
     # The performance team's daily digest of inbound mail: see mailcapture.schedule.digest.
@@ -164,6 +176,7 @@ class _PeriodTick:
         self.report = report
         self.period_row = PeriodStore(session).get(self.period)
         self._due: dict[int, list[DueItem]] | None = None
+        self._promised: dict[tuple[str, int], date] | None = None
         self._people: dict[int, m.Person] = {}
         #: Reasons already in the outbox for this period: checked before rendering, so a
         #: tick that has nothing new to say costs a query, not a rendered email per step.
@@ -204,9 +217,25 @@ class _PeriodTick:
             )
         )
 
+    @property
+    def promised(self) -> dict[tuple[str, int], date]:
+        """Items answered "not available until DATE" for this period, with the date."""
+        if self._promised is None:
+            ids = [i.component_id for v in self.due.values() for i in v if i.component_id]
+            self._promised = promised_dates(self.session, self.period_row.id, ids)
+        return self._promised
+
+    def chased_here(self, key: tuple[str, int]) -> bool:
+        """Is a promised item chased by this period's steps now (see schedule/deferred.py)?
+
+        Only once its day has come, and only when that day was before the period's
+        deadline; a promise for the deadline or later has a round of its own.
+        """
+        when = self.timetable.deferred_dates(self.dates.frequency, self.period, self.promised[key])
+        return when.joins_period and self.now >= when.dates.request_at
+
     def outstanding(self, requests: list[m.DataRequest]) -> dict[int, list[DueItem]]:
         """Per request, the items not yet returned and not put off to a later date."""
-        today = self.now.date()
         by_key: dict[tuple[int, tuple[str, int]], DueItem] = {}
         for person_id, items in self.due.items():
             for item in items:
@@ -217,23 +246,29 @@ class _PeriodTick:
         for request in requests:
             owner_id = request.on_behalf_of_id or request.person_id
             pending = []
+            promises = False
             for row in request.items:
                 key = item_key(row)
                 due_item = by_key.get((owner_id, key))
                 if due_item is None or key in done:
                     continue
-                if row.snoozed_until is not None and row.snoozed_until > today:
-                    continue
+                if key in self.promised:
+                    promises = True
+                    if not self.chased_here(key):
+                        continue
                 pending.append(due_item)
             result[request.id] = pending
-            if (
-                not pending
-                and request.state is RequestState.OPEN
-                and not any(r.snoozed_until and r.snoozed_until > today for r in request.items)
-            ):
+            if not pending and not promises and request.state is RequestState.OPEN:
                 request.state = RequestState.COMPLETE
                 request.completed_at = self.now
         return result
+
+    def marked(self, items: list[DueItem]) -> tuple[views.FormItem, ...]:
+        """:meth:`form_items`, each promised item carrying its date (for owed lists)."""
+        promised = {
+            i.code: self.promised[item_key(i)] for i in items if item_key(i) in self.promised
+        }
+        return mark_promised(self.form_items(items), promised)
 
     def form_items(self, items: list[DueItem]) -> tuple[views.FormItem, ...]:
         context = FigureContext(self.session, self.period, items)
@@ -441,7 +476,7 @@ class _PeriodTick:
             lines = tuple(
                 views.OverdueLine(
                     updater=person_view(self.person(by_id[rid].person_id)),
-                    items=self.form_items(items),
+                    items=self.marked(items),
                     request_token=by_id[rid].token,
                 )
                 for rid, items in sorted(per_request.items())
@@ -539,13 +574,19 @@ class _PeriodTick:
     def summary_view(
         self, requests: list[m.DataRequest], outstanding: dict[int, list[DueItem]]
     ) -> views.SummaryView:
-        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+        """Counts by service area, then who still owes what, and who promised what for
+        later: an item answered "not available until DATE" and not chased yet is shown as
+        promised for that date, not counted as outstanding (nor as received)."""
+        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
         due_at = self.dates.due_at
         late_keys = self.late_keys(requests, due_at)
         by_key = {(p, item_key(i)): i for p, items in self.due.items() for i in items}
+        done = self.returned([i for items in self.due.values() for i in items])
         owed: list[views.OverdueLine] = []
+        promised: list[views.OverdueLine] = []
         for request in requests:
             pending = {item_key(i) for i in outstanding.get(request.id) or []}
+            later: list[DueItem] = []
             for row in request.items:
                 item = by_key.get((request.on_behalf_of_id or request.person_id, item_key(row)))
                 if item is None:
@@ -554,6 +595,9 @@ class _PeriodTick:
                 row_counts[0] += 1
                 if item_key(row) in pending:
                     row_counts[4] += 1
+                elif item_key(row) in self.promised and item_key(row) not in done:
+                    row_counts[5] += 1
+                    later.append(item)
                 else:
                     row_counts[1] += 1
                     row_counts[3 if item_key(row) in late_keys else 2] += 1
@@ -561,12 +605,20 @@ class _PeriodTick:
                 owed.append(
                     views.OverdueLine(
                         updater=person_view(self.person(request.person_id)),
-                        items=self.form_items(outstanding[request.id]),
+                        items=self.marked(outstanding[request.id]),
+                        request_token=request.token,
+                    )
+                )
+            if later:
+                promised.append(
+                    views.OverdueLine(
+                        updater=person_view(self.person(request.person_id)),
+                        items=self.marked(later),
                         request_token=request.token,
                     )
                 )
         rows = tuple(views.ReturnsRow(group, *values) for group, values in sorted(counts.items()))
-        totals = views.ReturnsRow("Total", *(sum(r[i] for r in counts.values()) for i in range(5)))
+        totals = views.ReturnsRow("Total", *(sum(r[i] for r in counts.values()) for i in range(6)))
         return views.SummaryView(
             council=council(self.mail),
             recipient=team_view(self.mail),
@@ -579,6 +631,7 @@ class _PeriodTick:
             outstanding=tuple(owed),
             as_at=when_text(self.now),
             shares=_share_lines(returns_status(self.session, self.period, self.now, only=True)),
+            promised=tuple(promised),
         )
 
     def late_keys(self, requests: list[m.DataRequest], due_at: datetime) -> set[tuple[str, int]]:

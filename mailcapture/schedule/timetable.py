@@ -46,6 +46,20 @@ class PeriodDates:
     summary_at: datetime
 
 
+@dataclass(frozen=True)
+class DeferredDates:
+    """The timetable of one promise: an item answered "not available until ``promised``".
+
+    ``dates.request_at`` is when it is asked for again; ``joins_period``: that is before
+    the period's deadline, so the period's own reminders and escalations chase it (and
+    ``dates`` holds those); otherwise ``dates`` is a round of its own.
+    """
+
+    promised: date
+    dates: PeriodDates
+    joins_period: bool
+
+
 class Timetable:
     def __init__(self, rules: list[Rule], calendar: WorkingCalendar) -> None:
         self.rules = {r.frequency: r for r in rules}
@@ -75,6 +89,66 @@ class Timetable:
             summary_at=self._at(
                 cal.add_working_days(due_day, rule.summary_after), rule.request_time
             ),
+        )
+
+    def deferred_dates(self, frequency: Frequency, period: Period, promised: date) -> DeferredDates:
+        """When an item answered "not available until ``promised``" is asked for again.
+
+        It is asked on the promised day, or the next working day if that is not one, at the
+        rule's request time. From there it is chased by the same rule as any item:
+
+        * asked before the period's own deadline, it joins the period's timetable: the
+          same deadline, the period's reminders after that day, its escalations;
+        * asked on or after the deadline, the rule starts again from that day, shifted:
+          due as many working days after it as the period's deadline is after the first
+          request, with the reminders and escalations at the rule's offsets from that
+          new deadline. Nothing is escalated before the new deadline has passed.
+        """
+        rule = self.rules[frequency]
+        cal = self.calendar
+        base = self.dates(frequency, period)
+        day = cal.add_working_days(promised, 0)
+        request_at = self._at(day, rule.request_time)
+        if request_at < base.due_at:
+            return DeferredDates(
+                promised=promised,
+                dates=PeriodDates(
+                    frequency=frequency,
+                    period=period,
+                    request_at=request_at,
+                    due_at=base.due_at,
+                    reminders=tuple(r for r in base.reminders if r > request_at),
+                    escalations=base.escalations,
+                    summary_at=base.summary_at,
+                ),
+                joins_period=True,
+            )
+        gap = max(rule.due_working_day - rule.request_working_day, 0)
+        due_day = cal.add_working_days(day, gap)
+        return DeferredDates(
+            promised=promised,
+            dates=PeriodDates(
+                frequency=frequency,
+                period=period,
+                request_at=request_at,
+                due_at=self._at(due_day, rule.due_time),
+                reminders=tuple(
+                    r
+                    for r in (
+                        self._at(cal.add_working_days(due_day, offset), rule.request_time)
+                        for offset in rule.reminders
+                    )
+                    if r > request_at
+                ),
+                escalations=tuple(
+                    (to, self._at(cal.add_working_days(due_day, after), rule.request_time))
+                    for to, after in rule.escalations
+                ),
+                summary_at=self._at(
+                    cal.add_working_days(due_day, rule.summary_after), rule.request_time
+                ),
+            ),
+            joins_period=False,
         )
 
     def periods_around(
