@@ -271,6 +271,30 @@ def release(
     commands.release(message_id, by, reason)
 
 
+@app.command()
+def returns(
+    period: Annotated[
+        str | None,
+        typer.Option(
+            "--period",
+            metavar="PERIOD",
+            help='Only this period, e.g. 2026-04 or "2026/27 Q1" (with its months). '
+            "Default: the latest period with requests (at a quarter's end, the month and "
+            "the quarter).",
+        ),
+    ] = None,
+    fmt: Annotated[
+        ListFormat, typer.Option("--format", metavar="[table|csv|json]", help="The output format.")
+    ] = ListFormat.table,
+    now: NowOption = None,
+) -> None:
+    """Who has returned what: per person and item, received / late / promised for DATE /
+    missing / bounced, with the reminders and escalations sent."""
+    from mailcapture.cli import returns as returns_command
+
+    returns_command.returns(period, fmt.value)
+
+
 # --------------------------------------------------------------------------- records
 
 

@@ -21,6 +21,10 @@ Decisions worth knowing:
   (``MAILCAPTURE_CHART_CACHE``, ``MAILCAPTURE_CHART_WORKERS``): a re-publish with nothing
   changed draws nothing and writes the same bytes.
 * **Files we did not write are left alone**; ours are overwritten in place.
+* **Who has returned what** (``returns.html``): each person's items for the period and
+  the periods inside it, with their status and the reminders and escalations sent, from
+  :mod:`mailcapture.reports.returns_view` (the same lines as ``mailcapture returns``).
+  Names, not addresses: the folder may go on a public website.
 """
 
 from __future__ import annotations
@@ -33,13 +37,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from mailcapture.domain.periods import Period, PeriodKind
+from mailcapture.domain.periods import Period, PeriodKind, periods_within
 from mailcapture.errors import UserError
 from mailcapture.progress import NO_PROGRESS, Progress
 from mailcapture.publish import formatting as fmt
 from mailcapture.publish.charts import ChartOptions, draw_charts
 from mailcapture.publish.templating import SITE_TEMPLATES, environment
 from mailcapture.reports.content import PerformanceReport, performance_report, report_part
+from mailcapture.reports.returns_view import ReturnsByPerson, returns_by_person
 
 
 class PublishError(UserError):
@@ -86,8 +91,10 @@ def publish(
     report = report_part(site)
     # The report's charts are the site's (the same objects): drawing these draws all.
     draw_charts((e.chart for e in site.indicators), charts, progress)
+    # The months' requests as well as the quarter's: what "returns for Q1" means.
+    returns = returns_by_person(session, periods_within(period), now)
     progress.start("pages", None)
-    files = site_files(site, pdf_name(period))
+    files = site_files(site, pdf_name(period), returns)
     progress.start("the PDF", 1)
     files[pdf_name(period)] = render_pdf(report)
     progress.advance()
@@ -95,8 +102,14 @@ def publish(
     return Published(out, sorted(files), pdf_name(period))
 
 
-def site_files(report: PerformanceReport, pdf: str) -> dict[str, bytes]:
-    """Every page, chart and the style sheet, by file name."""
+def site_files(
+    report: PerformanceReport, pdf: str, returns: ReturnsByPerson | None = None
+) -> dict[str, bytes]:
+    """Every page, chart and the style sheet, by file name.
+
+    ``returns``: who has returned what, written as ``returns.html`` (and linked from every
+    page); without it there is no such page and no link to one.
+    """
     links = Links(report)
     env = environment()
     common: dict[str, Any] = {
@@ -105,6 +118,7 @@ def site_files(report: PerformanceReport, pdf: str) -> dict[str, bytes]:
         "pdf": pdf,
         "as_at": fmt.local_time(report.as_at),
         "period_label": report.period.label,
+        "returns": returns,
     }
     files: dict[str, bytes] = {"style.css": (SITE_TEMPLATES / "style.css").read_bytes()}
 
@@ -113,6 +127,8 @@ def site_files(report: PerformanceReport, pdf: str) -> dict[str, bytes]:
         files[name] = html.encode("utf-8")
 
     page("index.html", "index.html")
+    if returns is not None:
+        page(RETURNS_PAGE, "returns.html")
     for dept in report.departments:
         page(links.department(dept.code), "department.html", dept=dept)
         for entry in dept.indicators:
@@ -124,12 +140,16 @@ def site_files(report: PerformanceReport, pdf: str) -> dict[str, bytes]:
     return files
 
 
+#: Who has returned what. No register code can give this name: theirs all have a prefix.
+RETURNS_PAGE = "returns.html"
+
+
 class Links:
     """File names of every page, unique even when two codes slug alike."""
 
     def __init__(self, report: PerformanceReport) -> None:
         self._names: dict[tuple[str, str], str] = {}
-        taken: set[str] = {"index", "style"}
+        taken: set[str] = {"index", "style", "returns"}
         kinds = [("department", d.code) for d in report.departments]
         kinds += [("indicator", e.code) for e in report.indicators]
         kinds += [("project", p.code) for p in report.projects]

@@ -79,7 +79,9 @@ def test_postgresql_without_its_driver_says_what_to_install(
     check_database_url("sqlite:///x.db")  # SQLite needs nothing more
 
 
-@pytest.mark.parametrize("command", [["status"], ["load"], ["messages"], ["outbox"], ["send"]])
+@pytest.mark.parametrize(
+    "command", [["status"], ["load"], ["messages"], ["outbox"], ["send"], ["returns"]]
+)
 def test_a_command_that_reads_the_database_never_creates_one(
     command: list[str], tmp_path: Path
 ) -> None:

@@ -159,6 +159,7 @@ def test_every_period_option_covers_the_periods_inside(loaded, tmp_path) -> None
         ("export", "indicators"),
         ("target", "list"),
         ("publish", "--out", str(tmp_path / "site")),
+        ("returns",),
     ):
         refused = run_cli(*command, "--period", "Q1 2026", env=env)
         assert refused.code == 1, command
