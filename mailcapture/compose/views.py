@@ -117,11 +117,18 @@ class DeferredRequestView(RequestView):
 
 @dataclass(frozen=True)
 class OverdueLine:
-    """What one updater still owes; ``request_token`` identifies their request email."""
+    """What one updater still owes; ``request_token`` identifies their request email.
+
+    ``chased`` says what they were sent and when ("request 1 May; reminders 11 and 13 May"),
+    so an escalation never claims reminders that did not go (issue 15); ``bounced`` is the
+    reason their address refuses our mail, when it does (no more is sent to it).
+    """
 
     updater: Person
     items: tuple[FormItem, ...]
     request_token: str
+    chased: str | None = None
+    bounced: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,9 @@ class EscalationView:
     department: str | None = None
     owners_told: tuple[Person, ...] = ()
     owners_told_on: str | None = None
+    #: Sent at once, before or after the deadline, because the updater's address bounces:
+    #: the chase cannot reach them, so it moves to the owner (issue 15).
+    bounced: bool = False
 
 
 @dataclass(frozen=True)

@@ -388,6 +388,7 @@ def queue_bounce_notice(
     subject: str | None,
     affected: list[str],
     now: datetime,
+    since: datetime | None = None,
 ) -> None:
     """Tell the performance team that mail to ``address`` bounced, quoting the server."""
     view = views.BounceView(
@@ -405,7 +406,9 @@ def queue_bounce_notice(
         Outgoing(
             kind="bounce_notice",
             recipient=team_view(mail),
-            dedupe_key=f"bounce:{keyed(address)}:{now.date().isoformat()}",
+            # Once per bounce state (issue 15): a person's address keeps the day it first
+            # failed until a reply from it clears it; an address not in the register, daily.
+            dedupe_key=f"bounce:{keyed(address)}:{(since or now).date().isoformat()}",
         ),
         view,
         now,

@@ -318,6 +318,7 @@ def _bounce(run: Run, verdict: Classification) -> None:
             subject=run.row.subject,
             affected=affected,
             now=run.now,
+            since=person.mail_failing_since if person is not None else None,
         )
         marked.append(address)
     detail = ("failed: " + ", ".join(marked)) if marked else "no failed address found"

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailcapture.compose import views
 from mailcapture.compose.message import make_message_id
+from mailcapture.compose.textfmt import count_of
 from mailcapture.db import models as m
 from mailcapture.db.engine import transaction
 from mailcapture.db.periods import PeriodStore
@@ -48,7 +49,7 @@ from mailcapture.register.mail import mail_settings
 from mailcapture.register.model import MailSpec
 from mailcapture.reports.commentary import needing_commentary, request_indicator_codes
 from mailcapture.reports.returns import ReturnsStatus, percent_text, returns_status
-from mailcapture.schedule.deferred import mark_promised, queue_deferred
+from mailcapture.schedule.deferred import mark_promised, queue_deferred, short_day
 from mailcapture.schedule.digest import queue_digests
 from mailcapture.schedule.reports import KINDS as REPORT_KINDS
 from mailcapture.schedule.reports import queue_reports
@@ -178,6 +179,7 @@ class _PeriodTick:
         self._due: dict[int, list[DueItem]] | None = None
         self._promised: dict[tuple[str, int], date] | None = None
         self._people: dict[int, m.Person] = {}
+        self._reminders: dict[int, list[date]] | None = None
         #: Reasons already in the outbox for this period: checked before rendering, so a
         #: tick that has nothing new to say costs a query, not a rendered email per step.
         self.queued = set(
@@ -282,9 +284,12 @@ class _PeriodTick:
         if not requests:
             return  # nothing was asked for this period: nothing to chase or summarise
         outstanding: dict[int, list[DueItem]] | None = None
+        if any(self.person(r.person_id).mail_failing_since is not None for r in requests):
+            outstanding = self.outstanding(requests)
+            self.queue_bounced_chase(requests, outstanding)
         step = _latest_step(list(self.dates.reminders), self.now)
         if step is not None and self.now < self._reminder_valid_until(step):
-            outstanding = self.outstanding(requests)
+            outstanding = outstanding or self.outstanding(requests)
             self.queue_reminders(requests, outstanding, step)
         times = [t for _, t in self.dates.escalations]
         step = _latest_step(times, self.now)
@@ -406,6 +411,8 @@ class _PeriodTick:
             if request.created_at > when or f"reminder:{request.id}:{step + 1}" in self.queued:
                 continue
             person = self.person(request.person_id)
+            if person.mail_failing_since is not None:
+                continue  # the address bounces: the owner was told instead (bounced_chase)
             view = views.ReminderView(
                 council=council(self.mail),
                 recipient=person_view(person),
@@ -473,13 +480,10 @@ class _PeriodTick:
             if f"escalation:{self.period.code}:{step + 1}:{target_id}" in self.queued:
                 continue
             target = self.person(target_id)
+            if target.mail_failing_since is not None:
+                continue  # their address bounces too: the performance team was told
             lines = tuple(
-                views.OverdueLine(
-                    updater=person_view(self.person(by_id[rid].person_id)),
-                    items=self.marked(items),
-                    request_token=by_id[rid].token,
-                )
-                for rid, items in sorted(per_request.items())
+                self.overdue_line(by_id[rid], items) for rid, items in sorted(per_request.items())
             )
             view = views.EscalationView(
                 council=council(self.mail),
@@ -516,6 +520,94 @@ class _PeriodTick:
                     queued = True
             if queued:
                 self.report.escalations += 1
+
+    def overdue_line(self, request: m.DataRequest, items: list[DueItem]) -> views.OverdueLine:
+        """One updater's owed items, with what they were sent and whether their mail bounces."""
+        person = self.person(request.person_id)
+        bounced = None
+        if person.mail_failing_since is not None:
+            bounced = f"since {short_day(person.mail_failing_since.date())}"
+            if person.mail_failure_reason:
+                bounced += f" ({person.mail_failure_reason})"
+        return views.OverdueLine(
+            updater=person_view(person),
+            items=self.marked(items),
+            request_token=request.token,
+            chased=self.chased_text(request),
+            bounced=bounced,
+        )
+
+    def chased_text(self, request: m.DataRequest) -> str:
+        """'the request on 1 May; reminders on 11 and 13 May' (issue 15: the escalation says
+        what was sent, never that reminders went when none did)."""
+        if self._reminders is None:
+            self._reminders = defaultdict(list)
+            for request_id, queued_at in self.session.execute(
+                select(m.RequestChase.request_id, m.RequestChase.queued_at)
+                .join(m.DataRequest, m.DataRequest.id == m.RequestChase.request_id)
+                .where(
+                    m.DataRequest.period_id == self.period_row.id,
+                    m.RequestChase.kind == ChaseKind.REMINDER,
+                )
+                .order_by(m.RequestChase.queued_at)
+            ):
+                self._reminders[request_id].append(queued_at.date())
+        sent = f"the request on {short_day(request.created_at.date())}"
+        reminders = self._reminders.get(request.id, [])
+        if not reminders:
+            return f"{sent}; no reminder"
+        days = ", ".join(short_day(d) for d in reminders)
+        return f"{sent}; {count_of(len(reminders), 'reminder')} on {days}"
+
+    def queue_bounced_chase(
+        self, requests: list[m.DataRequest], outstanding: dict[int, list[DueItem]]
+    ) -> None:
+        """The updater's address bounces: tell the owners of what they owe at once (issue 15).
+
+        Reminders cannot reach them, so the chase moves to each owner straight away, once
+        per request, owner and bounce (a later bounce after a successful reply is news
+        again). An owner whose own address bounces is not written to.
+        """
+        for request in requests:
+            person = self.person(request.person_id)
+            items = outstanding.get(request.id) or []
+            if person.mail_failing_since is None or not items:
+                continue
+            if request.state is not RequestState.OPEN:
+                continue
+            since = person.mail_failing_since.date().isoformat()
+            by_owner: dict[int, list[DueItem]] = defaultdict(list)
+            for item in items:
+                by_owner[item.owner_id].append(item)
+            for owner_id, owed in sorted(by_owner.items()):
+                key = f"bounced:{request.id}:{owner_id}:{since}"
+                owner = self.person(owner_id)
+                if key in self.queued or owner.mail_failing_since is not None:
+                    continue
+                view = views.EscalationView(
+                    council=council(self.mail),
+                    recipient=person_view(owner),
+                    level="owner",
+                    period_code=self.period.code,
+                    period_label=self.period.label,
+                    due=when_text(self.dates.due_at),
+                    working_days_overdue=0,
+                    lines=(self.overdue_line(request, owed),),
+                    bounced=True,
+                )
+                out = Outgoing(
+                    kind="escalation_owner",
+                    recipient=person_view(owner),
+                    dedupe_key=key,
+                    person_id=owner_id,
+                    request_id=request.id,
+                    period_id=self.period_row.id,
+                )
+                # Step 0: before the timetable's own escalations (steps 1 and on), recorded
+                # like them, so the returns view counts it against her request.
+                if self._chase(request, ChaseKind.ESCALATION_OWNER, 0, owner_id, out, view):
+                    self.report.escalations += 1
+                self.queued.add(key)
 
     def _chase(
         self,
@@ -602,13 +694,7 @@ class _PeriodTick:
                     row_counts[1] += 1
                     row_counts[3 if item_key(row) in late_keys else 2] += 1
             if outstanding.get(request.id):
-                owed.append(
-                    views.OverdueLine(
-                        updater=person_view(self.person(request.person_id)),
-                        items=self.marked(outstanding[request.id]),
-                        request_token=request.token,
-                    )
-                )
+                owed.append(self.overdue_line(request, outstanding[request.id]))
             if later:
                 promised.append(
                     views.OverdueLine(
