@@ -10,6 +10,7 @@ line in two.
 from __future__ import annotations
 
 import textwrap
+from datetime import date
 
 __all__ = ["PROSE_WIDTH", "count_of", "hang", "one_line", "reflow", "truncate"]
 
@@ -98,3 +99,13 @@ def _fill(text: str, width: int, first: str, rest: str) -> str:
         break_long_words=False,
         break_on_hyphens=False,
     )
+
+
+def day_text(day: date) -> str:
+    """'Wednesday 8 July 2026': a day on its own, as an email names it."""
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def short_day(day: date) -> str:
+    """'8 July 2026': a day printed beside an item (a promised date, a reminder sent)."""
+    return f"{day.day} {day:%B %Y}"

@@ -50,6 +50,7 @@ from sqlalchemy import func, or_, select, union
 from sqlalchemy.orm import Session, aliased
 
 from mailcapture.clock import LOCAL_TZ
+from mailcapture.compose.textfmt import short_day
 from mailcapture.db import models as m
 from mailcapture.domain.enums import OutboxState, RequestState, SubmissionState
 from mailcapture.domain.periods import Period, parse_period
@@ -147,11 +148,6 @@ class ReturnsByPerson:
         for line in self.lines:
             grouped[line.period].append(line)
         return [(code, grouped[code][0].period_label, grouped[code]) for code in grouped]
-
-
-def short_day(day: date) -> str:
-    """``8 July 2026``, as the emails print a promised date."""
-    return f"{day.day} {day:%B %Y}"
 
 
 def latest_request_periods(session: Session) -> list[Period]:

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from mailcapture.clock import LOCAL_TZ
 from mailcapture.compose import views
+from mailcapture.compose.textfmt import day_text, short_day
 from mailcapture.db import models as m
 from mailcapture.db.locks import lock_for
 from mailcapture.domain.enums import RequestState, SubmissionState
@@ -51,7 +52,7 @@ from mailcapture.outbox.notices import (
 )
 from mailcapture.outbox.queue import already_queued
 from mailcapture.register.model import MailSpec
-from mailcapture.schedule.timetable import DeferredDates, Timetable
+from mailcapture.schedule.timetable import DeferredDates, Timetable, reminder_stale_at
 
 #: How long the request's token keeps accepting answers after a promise round's deadline
 #: (as after the first deadline: see ``tick.TOKEN_LIFETIME_DAYS``).
@@ -67,16 +68,6 @@ class DeferredReport:
     reminders: int = 0
     escalations: int = 0
     queued_ids: list[int] = field(default_factory=list)
-
-
-def day_text(day: date) -> str:
-    """'Wednesday 8 July 2026'."""
-    return f"{day:%A} {day.day} {day:%B %Y}"
-
-
-def short_day(day: date) -> str:
-    """'8 July 2026', as printed beside an item."""
-    return f"{day.day} {day:%B %Y}"
 
 
 def mark_promised(
@@ -246,13 +237,7 @@ class _DeferredRound:
         if not passed:
             return
         step = passed[-1]
-        if step + 1 < len(times):
-            stale_at: datetime | None = times[step + 1]
-        elif times[step] < when.dates.due_at:
-            stale_at = when.dates.due_at
-        else:
-            stale_at = when.dates.escalations[0][1] if when.dates.escalations else None
-        if stale_at is not None and self.now >= stale_at:
+        if self.now >= reminder_stale_at(when.dates, step):
             return  # as in tick.py: missed, and the deadline or the next step has come
         key = f"deferred-reminder:{self.tag}:{step + 1}"
         if already_queued(self.session, key):

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailcapture.compose import views
 from mailcapture.compose.message import make_message_id
-from mailcapture.compose.textfmt import count_of
+from mailcapture.compose.textfmt import count_of, short_day
 from mailcapture.db import models as m
 from mailcapture.db.engine import transaction
 from mailcapture.db.periods import PeriodStore
@@ -49,11 +49,16 @@ from mailcapture.register.mail import mail_settings
 from mailcapture.register.model import MailSpec
 from mailcapture.reports.commentary import needing_commentary, request_indicator_codes
 from mailcapture.reports.returns import ReturnsStatus, percent_text, returns_status
-from mailcapture.schedule.deferred import mark_promised, queue_deferred, short_day
+from mailcapture.schedule.deferred import mark_promised, queue_deferred
 from mailcapture.schedule.digest import queue_digests
 from mailcapture.schedule.reports import KINDS as REPORT_KINDS
 from mailcapture.schedule.reports import queue_reports
-from mailcapture.schedule.timetable import PeriodDates, Timetable, load_timetable
+from mailcapture.schedule.timetable import (
+    PeriodDates,
+    Timetable,
+    load_timetable,
+    reminder_stale_at,
+)
 from mailcapture.schedule.tokens import new_token
 
 #: How long a request's token keeps accepting returns and corrections after its due date.
@@ -288,7 +293,7 @@ class _PeriodTick:
             outstanding = self.outstanding(requests)
             self.queue_bounced_chase(requests, outstanding)
         step = _latest_step(list(self.dates.reminders), self.now)
-        if step is not None and self.now < self._reminder_valid_until(step):
+        if step is not None and self.now < reminder_stale_at(self.dates, step):
             outstanding = outstanding or self.outstanding(requests)
             self.queue_reminders(requests, outstanding, step)
         times = [t for _, t in self.dates.escalations]
@@ -299,20 +304,6 @@ class _PeriodTick:
         if self.now >= self.dates.summary_at:
             outstanding = outstanding or self.outstanding(requests)
             self.queue_summary(requests, outstanding)
-
-    def _reminder_valid_until(self, step: int) -> datetime:
-        """A reminder that was missed is not sent once the next event has come.
-
-        A reminder before the deadline is stale after it (escalation takes over); one
-        after the deadline is stale once the first escalation is due.
-        """
-        reminders = self.dates.reminders
-        if step + 1 < len(reminders):
-            return reminders[step + 1]
-        if reminders[step] < self.dates.due_at:
-            return self.dates.due_at
-        escalations = [t for _, t in self.dates.escalations]
-        return escalations[0] if escalations else self.dates.summary_at
 
     def queue_requests(self) -> None:
         existing = set(

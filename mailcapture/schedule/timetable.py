@@ -46,6 +46,22 @@ class PeriodDates:
     summary_at: datetime
 
 
+def reminder_stale_at(dates: PeriodDates, step: int) -> datetime:
+    """When reminder ``step`` (0-based) goes stale: a missed reminder is not sent once the
+    next event has come (nobody wants three reminders at once).
+
+    A reminder before the deadline is stale after it (escalation takes over); one after the
+    deadline is stale once the first escalation is due (or the summary, with none).
+    """
+    reminders = dates.reminders
+    if step + 1 < len(reminders):
+        return reminders[step + 1]
+    if reminders[step] < dates.due_at:
+        return dates.due_at
+    escalations = [t for _, t in dates.escalations]
+    return escalations[0] if escalations else dates.summary_at
+
+
 @dataclass(frozen=True)
 class DeferredDates:
     """The timetable of one promise: an item answered "not available until ``promised``".
