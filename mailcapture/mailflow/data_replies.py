@@ -35,8 +35,17 @@ def find_request(run: Run, decoded: DecodedMessage) -> tuple[m.DataRequest | Non
     session, mail = run.session, run.mail
     reply = ReplyAddress(mail.reply_local, mail.separator, mail.reply_domain)
     # The request's items and period come in the same statement: every reply needs them.
+    indicator_code = (
+        select(m.Indicator.code)
+        .where(m.Indicator.id == m.DataRequestItem.indicator_id)
+        .correlate(m.DataRequestItem)
+        .scalar_subquery()
+    )
     request_query = select(m.DataRequest).options(
-        joinedload(m.DataRequest.items), joinedload(m.DataRequest.period)
+        joinedload(m.DataRequest.items).with_expression(
+            m.DataRequestItem.indicator_code, indicator_code
+        ),
+        joinedload(m.DataRequest.period),
     )
     for found in find_tokens(run.recipients(), decoded.subject, reply):
         request = (
@@ -123,13 +132,18 @@ class DataReply:
     def parse(self, run: Run) -> None:
         request, decoded = self.request, run.message
         codes = [i.item_code for i in request.items]
-        indicator_codes = list(
-            run.session.scalars(
-                select(m.Indicator.code).where(
-                    m.Indicator.id.in_({i.indicator_id for i in request.items if i.indicator_id})
+        # Loaded with the items (find_request); a request found another way reads them here.
+        indicator_codes = sorted({i.indicator_code for i in request.items if i.indicator_code})
+        if not indicator_codes and any(i.indicator_id for i in request.items):
+            indicator_codes = list(
+                run.session.scalars(
+                    select(m.Indicator.code).where(
+                        m.Indicator.id.in_(
+                            {i.indicator_id for i in request.items if i.indicator_id}
+                        )
+                    )
                 )
             )
-        )
         self.indicator_codes = indicator_codes
         run.budget.at("parse")
         sent = self.sent_texts(run)
