@@ -122,10 +122,17 @@ def test_a_later_reply_waits_for_an_earlier_one_from_the_same_sender(
     assert world.current("BV8a.1") == (Decimal(1450), "accepted")
 
 
-def test_both_replies_in_one_batch_are_applied_in_the_order_stored(world: PipelineWorld) -> None:
+def test_a_persons_second_reply_in_a_batch_waits_for_the_next(world: PipelineWorld) -> None:
+    """Both of Kevin's replies in one batch: the first is applied, the second waits (the
+    first might have been another worker's, locked and skipped: a claim cannot tell), and the
+    next batch applies it, after the first."""
     request = world.request_raw(KEVIN)
     first = _store(world, clients.phone(request, KEVIN, "BV8a.1: 1,400"))
     second = _store(world, clients.phone(request, KEVIN, "BV8a.1: 1,450"))
-    batch = world.pipeline.process_batch([second, first])
-    assert [r.id for r in batch.results] == [first, second]
+    amy = _store(world, clients.phone(world.request_raw(AMY), AMY, "P10.M0: on track"))
+    batch = world.pipeline.process_batch([second, first, amy])
+    assert [r.id for r in batch.results] == [first, amy] and batch.waiting == [second]
+    assert world.current("BV8a.1") == (Decimal(1400), "accepted")
+    again = world.pipeline.process_batch(batch.waiting)
+    assert [r.id for r in again.results] == [second]
     assert world.current("BV8a.1") == (Decimal(1450), "accepted")

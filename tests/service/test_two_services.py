@@ -220,8 +220,11 @@ def test_corrections_sent_to_two_services_with_two_workers_apply_in_order(
     for proc, (_, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err[-3000:]
     with sessions() as s:
-        outcomes = [r.outcome for r in s.scalars(select(m.InboundMessage))]
-        assert outcomes == ["applied"] * len(replies), outcomes
+        rows = list(s.scalars(select(m.InboundMessage).order_by(m.InboundMessage.id)))
+        outcomes = [r.outcome for r in rows]
+        if outcomes != ["applied"] * len(replies):
+            Path("/tmp/two_services_error.txt").write_text("\n\n".join(r.error or "" for r in rows))
+        assert outcomes == ["applied"] * len(replies), [(r.outcome, r.error) for r in rows]
         values = list(
             s.scalars(
                 select(m.ComponentValue)
