@@ -209,8 +209,8 @@ class Pipeline:
         ``received`` (``Batch.waiting``), even one in this batch: another worker may have it in
         hand, and a person's correction must be applied after the figure it corrects, however
         many workers there are. The worker queues the waiting one again; a person's second
-        reply in a burst simply goes in the next batch. Ids another process holds, or that are done already, are in
-        ``Batch.skipped``.
+        reply in a burst simply goes in the next batch. Ids another process holds, or that
+        are done already, are in ``Batch.skipped``.
 
         A database fault is raised as in :meth:`process`: the whole batch is rolled back and
         every message stays ``received`` for another try.
