@@ -28,6 +28,7 @@ from mailcapture.compose.views import (
     DeferredRequestView,
     EscalationView,
     FailureView,
+    OwnerCommentaryReminderView,
     ReminderView,
     RequestView,
     SummaryView,
@@ -50,6 +51,7 @@ _VIEW_TYPES: dict[str, type] = {
     "escalation_head": EscalationView,
     "returns_summary": SummaryView,
     "outbox_failure": FailureView,
+    "owner_commentary_reminder": OwnerCommentaryReminderView,
 }
 
 

@@ -414,3 +414,40 @@ class QuarantineView:
     why: str
     first_lines: tuple[str, ...]
     release_command: str
+
+
+@dataclass(frozen=True)
+class OwnerCommentaryLine:
+    """One indicator of an owner report that is red or getting worse and has no commentary.
+
+    ``period_label`` is the period it is reported for (June's report has BV8a for June and
+    LFIN01 for the quarter), ``reason`` the words of :func:`commentary_needed`.
+    """
+
+    code: str
+    title: str
+    period_label: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class OwnerCommentaryReminderView:
+    """The owner report's chase for commentary (issue 15, part 8).
+
+    Sent on the report round's reminder days while indicators the report listed are red or
+    worsening without commentary; ``needed`` lists only those still without any. It carries
+    the report's own token, so the answer is read exactly as an answer to the report.
+    ``final``: the last reminder of the round, said so the owner knows no more will come.
+    """
+
+    council: Council
+    recipient: Person
+    period_code: str
+    period_label: str
+    covered: str
+    token: str
+    sent_on: str
+    answer_by: str
+    needed: tuple[OwnerCommentaryLine, ...]
+    step: int
+    final: bool

@@ -19,6 +19,12 @@ council's calendar, at the monthly requests' time of day (defaults in
   quarter ends).
 * **the end-of-year report**: with the Q4 report, 8 working days after March's owner
   report (which waits for the annual due date), so it has the year's annual figures.
+* **owner report reminders** (issue 15, part 8): 3 and 5 working days after an owner
+  report went out (before the quarterly report to members, 8 working days after it), the
+  owner is reminded of the indicators the report listed that are red or worsening and
+  still have no commentary; none when nothing needs any, none once the report's token has
+  expired (the round has closed). See :mod:`mailcapture.schedule.report_reminders`. The
+  timetable register has no reminder steps for reports, so these are defaults here.
 
 An owner or department report's token expires when the next month's report of the
 same kind goes out (answers after that belong to the newer report), but never sooner
@@ -53,13 +59,13 @@ from mailcapture.db.periods import PeriodStore
 from mailcapture.domain.enums import Frequency, ReportKind
 from mailcapture.domain.frequency import frequency_of
 from mailcapture.domain.periods import Period, PeriodKind, month_of
-from mailcapture.outbox.notices import council
+from mailcapture.outbox.notices import council, when_text
 from mailcapture.register.mail import mail_settings
 from mailcapture.register.model import MailSpec
 from mailcapture.reports import content
 from mailcapture.reports.email import build
 from mailcapture.reports.email.send import ReportMail, queue_report, run_keys
-from mailcapture.reports.email.views import IndicatorLine
+from mailcapture.reports.email.views import IndicatorLine, OwnerReportView, OwnerRoundView
 from mailcapture.reports.targets import mark_reported
 from mailcapture.schedule.timetable import Timetable, load_timetable
 from mailcapture.schedule.tokens import new_token
@@ -79,6 +85,8 @@ class ReportTimes:
     department_after_due: int = 6
     exception_after_due: int = 6
     members_after_owner: int = 8
+    #: The owner report's commentary reminders, in working days after it went out.
+    owner_reminders_after: tuple[int, ...] = (3, 5)
 
 
 DEFAULT_TIMES = ReportTimes()
@@ -204,17 +212,17 @@ class _MonthRun:
     def _queue(self, report: ReportMail, view: object, lines: list[IndicatorLine]) -> None:
         images = self.charts.images(lines)
         if queue_report(self.session, self.mail, report, view, images, self.now) is not None:
-            self.tally.queued[report.kind] += 1
+            self.tally.queued[report.kind] = self.tally.queued.get(report.kind, 0) + 1
             self.done.add(report.key)
 
     # ---- owner ---------------------------------------------------------------------
     def queue_owner(self) -> None:
         owners = _owners(self.session)
         copies = _recipients(self.session, ReportKind.OWNER)
+        sent: list[OwnerReportView] = []
         for owner in owners:
             key = f"owner:{self.month.code}:{owner.id}"
-            keys = [key] + [f"{key}:copy:{p.id}" for p in copies if p.id != owner.id]
-            if all(k in self.done for k in keys):
+            if key in self.done:
                 continue
             token = new_token()
             view = build.owner_view(
@@ -243,18 +251,32 @@ class _MonthRun:
                     view,
                     lines,
                 )
-            for person in copies:
-                copy_key = f"{key}:copy:{person.id}"
-                if person.id == owner.id or copy_key in self.done:
-                    continue
-                copy = replace(view, recipient=Person(person.name, person.email), token=None)
-                self._queue(
-                    ReportMail(
-                        kind="owner", key=copy_key, period_id=self.month_row.id, person=person
-                    ),
-                    copy,
-                    lines,
-                )
+            sent.append(view)
+        self.queue_owner_round(copies, sent)
+
+    def queue_owner_round(self, copies: list[m.Person], views: list[OwnerReportView]) -> None:
+        """The round's owner reports in one email to each person copied (issue 15): the
+        performance team read one email a month instead of a copy of every owner's report."""
+        if not views:
+            return
+        for person in copies:
+            key = f"owner:{self.month.code}:round:{person.id}"
+            if key in self.done:
+                continue
+            view = OwnerRoundView(
+                council=self.council,
+                recipient=Person(person.name, person.email),
+                period_code=self.month.code,
+                period_label=self.month.label,
+                covered=views[0].covered,
+                answer_by=when_text(self.expiry["owner"]),
+                reports=tuple(replace(v, token=None) for v in views),
+            )
+            self._queue(
+                ReportMail(kind="owner_round", key=key, period_id=self.month_row.id, person=person),
+                view,
+                [],
+            )
 
     # ---- department ----------------------------------------------------------------
     def queue_department(self) -> None:

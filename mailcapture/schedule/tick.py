@@ -51,6 +51,7 @@ from mailcapture.reports.commentary import needing_commentary, request_indicator
 from mailcapture.reports.returns import ReturnsStatus, percent_text, returns_status
 from mailcapture.schedule.deferred import mark_promised, queue_deferred
 from mailcapture.schedule.digest import queue_digests
+from mailcapture.schedule.report_reminders import queue_commentary_chases
 from mailcapture.schedule.reports import KINDS as REPORT_KINDS
 from mailcapture.schedule.reports import queue_reports
 from mailcapture.schedule.timetable import (
@@ -143,6 +144,9 @@ def tick(
     report.queued_ids.extend(deferred.queued_ids)
     # Report emails: see mailcapture.schedule.reports.
     report.reports.update(queue_reports(sessions, now).queued)
+    # Owners reminded of red or worsening indicators without commentary: report_reminders.py.
+    with transaction(sessions) as session:
+        report.reminders += queue_commentary_chases(session, mail, timetable, now)
     # The performance team's daily digest of inbound mail: see mailcapture.schedule.digest.
     with transaction(sessions) as session:
         report.digests = queue_digests(session, mail, now)

@@ -151,6 +151,20 @@ class OwnerReportView:
 
 
 @dataclass(frozen=True)
+class OwnerRoundView:
+    """To the performance team: a round's owner reports in one email (issue 15), for
+    information, instead of a copy of each (18 copies a month each, before)."""
+
+    council: Council
+    recipient: Person
+    period_code: str
+    period_label: str
+    covered: str
+    answer_by: str
+    reports: tuple[OwnerReportView, ...]
+
+
+@dataclass(frozen=True)
 class DepartmentSection:
     """Indicators (and projects, commentary, returns) under one heading."""
 
