@@ -85,7 +85,12 @@ def test_the_service_logs_an_unreachable_mailbox_as_a_warning(
         # The poller retries by itself; its supervisor publishes it as backing off, so
         # health names it (checked before the stop, which takes the status file away).
         imap = service.supervisors["imap"].status
+        # The status file is rewritten just after the state changes: on a busy machine the
+        # check can come first, so wait for the file to say so (as long as the deadline).
         checks = {c.name: c for c in check_workers(tmp_path)}
+        while "worker imap" not in checks and time.monotonic() < deadline + 20:
+            time.sleep(0.1)
+            checks = {c.name: c for c in check_workers(tmp_path)}
     finally:
         service.stop()
     failures = _records(caplog, "imap.connection_failed")
