@@ -295,6 +295,14 @@ def promised_dates(
     return found
 
 
+def counts_as_returned(value: m.ComponentValue) -> bool:
+    """Whether a current value is a return: the rule of :func:`returned_keys`, for a row
+    already in memory (a reply's applier has every item's current value)."""
+    return value.state in RETURNED_STATES and not (
+        value.state is SubmissionState.NOT_AVAILABLE and value.available_from is not None
+    )
+
+
 def item_key(item: DueItem | m.DataRequestItem) -> tuple[str, int]:
     if item.component_id is not None:
         return ("component", item.component_id)

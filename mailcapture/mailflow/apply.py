@@ -36,7 +36,7 @@ from mailcapture.domain.enums import (
 from mailcapture.domain.figures import figure_problem, format_figure, format_range
 from mailcapture.domain.periods import PeriodKind, parse_period
 from mailcapture.domain.plausibility import Reference, implausible
-from mailcapture.forms.due import item_key, returned_keys
+from mailcapture.forms.due import counts_as_returned, item_key, returned_keys
 from mailcapture.parsing.form import Answer, FormReading
 from mailcapture.parsing.values import ParsedValue, parse_status, parse_value
 from mailcapture.register.mail import capture_settings
@@ -148,6 +148,8 @@ class Applier:
         #: confirmation (None when there is none) and its references (see :meth:`references`).
         self.held_values: dict[int, m.ComponentValue | None] = {}
         self.reference_values: dict[int, list[Reference]] = {}
+        #: Whether :meth:`preload` read every item's current value and status.
+        self.preloaded = False
 
     def provenance(self) -> dict[str, object]:
         return {
@@ -163,23 +165,24 @@ class Applier:
         """Read what the answers need in one statement per kind, not two per answer."""
         if self.locked:
             return  # every answer is refused without reading anything
-        answered = [
-            item
+        # Every item's, not only the answered ones': what is still outstanding after the
+        # reply is then known without asking again (:meth:`outstanding`).
+        items = self.request.items
+        component_ids = sorted({i.component_id for i in items if i.component_id is not None})
+        milestone_ids = sorted(
+            {i.milestone_id for i in items if i.component_id is None and i.milestone_id is not None}
+        )
+        answered = {
+            item.component_id
             for answer in reading.answers
             if answer.kind != "comment" and (item := self.items.get(answer.code.casefold()))
-        ]
-        component_ids = sorted({i.component_id for i in answered if i.component_id is not None})
-        milestone_ids = sorted(
-            {
-                i.milestone_id
-                for i in answered
-                if i.component_id is None and i.milestone_id is not None
-            }
-        )
+        }
         if component_ids:
             self._preload_values(component_ids)
+            self._preload_references([c for c in component_ids if c in answered])
         if milestone_ids:
             self._preload_statuses(milestone_ids)
+        self.preloaded = True
 
     def _preload_values(self, component_ids: list[int]) -> None:
         """Each component, its current value for the period (None when there is none) and
@@ -209,7 +212,6 @@ class Applier:
                 self.current_values[component.id] = value
             if value.state is SubmissionState.UNCONFIRMED:
                 self.held_values[component.id] = value  # ordered by id: the latest wins
-        self._preload_references(component_ids)
 
     def _preload_held(self, component_ids: list[int]) -> None:
         """Each component's figure held for confirmation for the period, if any (for a
@@ -673,6 +675,27 @@ class Applier:
             )
         )
         self.result.comments += 1
+
+    def outstanding(self) -> list[m.DataRequestItem]:
+        """The request's items with no current value or status after this reply.
+
+        From the rows :meth:`preload` read and this reply wrote, without asking again; a
+        locked period's reply read nothing, so it asks (:func:`outstanding_items`).
+        """
+        if not self.preloaded:
+            return outstanding_items(self.session, self.request)
+        pending = []
+        for item in self.request.items:
+            if item.component_id is not None:
+                value = self.current_values.get(item.component_id)
+                returned = value is not None and value.is_current and counts_as_returned(value)
+            else:
+                assert item.milestone_id is not None
+                status = self.current_statuses.get(item.milestone_id)
+                returned = status is not None and status.is_current
+            if not returned:
+                pending.append(item)
+        return pending
 
 
 def outstanding_items(session: Session, request: m.DataRequest) -> list[m.DataRequestItem]:

@@ -18,7 +18,7 @@ from mailcapture.clock import LOCAL_TZ
 from mailcapture.db import models as m
 from mailcapture.domain.enums import RequestState
 from mailcapture.domain.periods import parse_period
-from mailcapture.mailflow.apply import Applier, ApplyResult, Submitter, outstanding_items
+from mailcapture.mailflow.apply import Applier, ApplyResult, Submitter
 from mailcapture.mailflow.context import Run
 from mailcapture.mailflow.outcomes import Outcome
 from mailcapture.mailflow.replies import queue_confirmation
@@ -46,6 +46,8 @@ def find_request(run: Run, decoded: DecodedMessage) -> tuple[m.DataRequest | Non
             m.DataRequestItem.indicator_code, indicator_code
         ),
         joinedload(m.DataRequest.period),
+        # The addressee is nearly always the sender: match then need not look them up.
+        joinedload(m.DataRequest.person),
     )
     for found in find_tokens(run.recipients(), decoded.subject, reply):
         request = (
@@ -84,8 +86,10 @@ class DataReply:
 
     expiring = "token"
 
-    def __init__(self, request: m.DataRequest) -> None:
+    def __init__(self, request: m.DataRequest, sent: list[m.OutboxMessage] | None = None) -> None:
+        """``sent``: what we sent about the request, if match read it already."""
         self.request = request
+        self.sent = sent
         self.addressee = request.person
         self.described = f"request {request.id}"
         self.expires_at: datetime | None = request.expires_at
@@ -119,6 +123,8 @@ class DataReply:
     def sent_texts(self, run: Run) -> list[str]:
         """Everything we sent about this request: an untouched copy of any of it is no answer."""
         request = self.request
+        if self.sent is not None:
+            return [run.sent.text(row.id, row.message_id, row.raw) for row in self.sent]
         rows = run.session.execute(
             select(m.OutboxMessage.id, m.OutboxMessage.message_id, m.OutboxMessage.raw).where(
                 or_(
@@ -176,8 +182,9 @@ class DataReply:
             late=self.late,
         )
         today = now.astimezone(LOCAL_TZ).date()
-        result = Applier(run.session, request, who, today, run.capture).apply(self.reading)
-        pending = outstanding_items(run.session, request)
+        applier = Applier(run.session, request, who, today, run.capture)
+        result = applier.apply(self.reading)
+        pending = applier.outstanding()
         if not pending and request.state is RequestState.OPEN:
             request.state = RequestState.COMPLETE
             request.completed_at = now

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from mailcapture.clock import LOCAL_TZ
@@ -129,20 +129,40 @@ def outbox_row_with_id(session: Session, message_id: str | None) -> m.OutboxMess
     ).first()
 
 
-def answered_outbox(session: Session, ids: Iterable[str]) -> m.OutboxMessage | None:
-    """The automatic email of ours (confirmation or notice) that these ids point at, if any.
+def answered_outbox(
+    session: Session, ids: Iterable[str], request: m.DataRequest | None = None
+) -> tuple[m.OutboxMessage | None, list[m.OutboxMessage] | None]:
+    """The automatic email of ours (confirmation or notice) that these ids point at, if any;
+    with ``request``, everything we sent about it too (else None), in the same statement.
 
-    Requests, reminders and other emails that ask for an answer are not counted: replies to
-    them are the answers we want.
+    Requests, reminders and other emails that ask for an answer are not counted as
+    answered: replies to them are the answers we want. What we sent about the request is
+    what its parse compares the reply with (an untouched copy of ours is no answer).
     """
     wanted = sorted({f"<{i}>" for i in ids if i})[:200]
-    if not wanted:
-        return None
-    return session.scalars(
-        select(m.OutboxMessage)
-        .where(m.OutboxMessage.message_id.in_(wanted), m.OutboxMessage.kind.in_(AUTOMATIC_KINDS))
-        .order_by(m.OutboxMessage.id)
-    ).first()
+    automatic = and_(
+        m.OutboxMessage.message_id.in_(wanted), m.OutboxMessage.kind.in_(AUTOMATIC_KINDS)
+    )
+    if request is None:
+        if not wanted:
+            return None, None
+        return session.scalars(
+            select(m.OutboxMessage).where(automatic).order_by(m.OutboxMessage.id)
+        ).first(), None
+    about = or_(
+        m.OutboxMessage.request_id == request.id,
+        m.OutboxMessage.message_id == request.message_id,
+    )
+    rows = list(
+        session.scalars(
+            select(m.OutboxMessage)
+            .where(or_(automatic, about) if wanted else about)
+            .order_by(m.OutboxMessage.id)
+        )
+    )
+    answered = next((r for r in rows if r.message_id in wanted and r.kind in AUTOMATIC_KINDS), None)
+    sent = [r for r in rows if r.request_id == request.id or r.message_id == request.message_id]
+    return answered, sent
 
 
 def last_run(stages: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:

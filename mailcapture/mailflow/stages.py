@@ -206,7 +206,7 @@ def _refuse_unreadable(run: Run, raw: bytes, exc: ValueError) -> None:
     elif not address or reason is None:
         note = "no sender to tell"
     else:
-        _check_loop(run, head, address)
+        _check_loop(run, head, address, None)
         notice = queue_rejection(
             run.session,
             run.mail,
@@ -332,7 +332,7 @@ def _bounce(run: Run, verdict: Classification) -> None:
 def _auto_reply(run: Run, verdict: Classification) -> None:
     """An out-of-office with a return date, from someone with a delegate: pass it on."""
     session = run.session
-    person = _sender_person(run, run.message)
+    person = _sender_person(run, run.message, None)
     if person is None or verdict.return_date is None:
         run.finish(Outcome.AUTO_REPLY, "no reply sent to automatic mail")
         return
@@ -392,8 +392,8 @@ def match(run: Run) -> None:
     """
     decoded = run.message
     sender_address = (decoded.from_address or run.row.sender or "").lower()
-    sender = _sender_person(run, decoded)
     request, how = find_request(run, decoded)
+    sender = _sender_person(run, decoded, request)
     run.stage("match", "found" if request else "none", how)
     if not sender_address:
         written = decoded.header("from")
@@ -407,7 +407,7 @@ def match(run: Run) -> None:
             return
         run.finish(Outcome.NO_SENDER, "no From address: nothing can be recorded")
         return
-    _check_loop(run, decoded, sender_address)
+    sent = _check_loop(run, decoded, sender_address, request)
     if sender is None or sender.retired_at is not None:
         run.reject(
             Outcome.UNKNOWN_SENDER,
@@ -420,7 +420,7 @@ def match(run: Run) -> None:
     if request is not None:
         run.row.request_id = request.id
         run.row.person_id = sender.id
-        run.answering = DataReply(request)
+        run.answering = DataReply(request, sent)
         return
     # Not a data request: perhaps an answer to a report (sign-off, query, comment).
     report_run, report_how = find_report_run(run, decoded)
@@ -433,20 +433,31 @@ def match(run: Run) -> None:
     run.answering = ReportReply(run.session, report_run)
 
 
-def _sender_person(run: Run, decoded: DecodedMessage) -> m.Person | None:
+def _sender_person(
+    run: Run, decoded: DecodedMessage, request: m.DataRequest | None
+) -> m.Person | None:
+    """The register's person with the sender's address: the request's addressee (read
+    with the request) when it is them, as it nearly always is; else looked up."""
     address = decoded.from_address or run.row.sender
     if not address:
         return None
+    if request is not None and request.person.email == address.lower():
+        return request.person
     return run.session.scalar(select(m.Person).where(m.Person.email == address.lower()))
 
 
-def _check_loop(run: Run, decoded: DecodedMessage, address: str) -> None:
+def _check_loop(
+    run: Run, decoded: DecodedMessage, address: str, request: m.DataRequest | None
+) -> list[m.OutboxMessage] | None:
     """Does this message answer our automatic mail, and may its sender have more?
 
     Sets :attr:`Run.quiet` when the sender is to get no more automatic mail today; every
-    finding is a ``loop`` stage, which later messages from the sender read back.
+    finding is a ``loop`` stage, which later messages from the sender read back. Returns
+    what we sent about ``request`` (read in the same statement, for its parse), if any.
     """
-    answered = answered_outbox(run.session, [*decoded.in_reply_to[:20], *decoded.references[-100:]])
+    answered, sent = answered_outbox(
+        run.session, [*decoded.in_reply_to[:20], *decoded.references[-100:]], request
+    )
     answers_ours = answered is not None or marker_quoted(decoded.text)
     run.answers_ours = answers_ours
     if answers_ours:
@@ -467,6 +478,7 @@ def _check_loop(run: Run, decoded: DecodedMessage, address: str) -> None:
     if quiet is not None:
         run.quiet = quiet
         run.stage("loop", QUIET, quiet)
+    return sent
 
 
 # --------------------------------------------------------------------------- authenticate

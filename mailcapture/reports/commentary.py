@@ -119,7 +119,7 @@ def needing_commentary(
         return []
     said = commentary_for(session, period, wanted)
     found = []
-    for row in indicator_values(session, period, wanted):
+    for row in indicator_values(session, period, wanted, flags=False):
         reason = commentary_needed(row, said.get(row.code, []))
         if reason is not None:
             found.append((row, reason))

@@ -2,10 +2,11 @@
 
 :func:`indicator_values` computes every indicator (or a chosen few) for one period, with
 the previous period and the same period last year for the direction of travel. It issues
-the same five statements however many indicators there are: the indicators, the
-components their formulas use, the current component values, the targets and the
-sign-offs, each filtered by a sub-select of the chosen indicators rather than by a list
-of ids, so no statement grows with the register either.
+the same five statements however many indicators there are: the indicators with the
+components their formulas use, the current component values, the targets, the sign-offs
+and when reports first covered the periods (the last two only for the flags), each
+filtered by a sub-select of the chosen indicators rather than by a list of ids, so no
+statement grows with the register either.
 
 Decisions worth knowing:
 
@@ -67,6 +68,9 @@ from mailcapture.reports.values import (
     target_for,
 )
 
+#: An indicator's id and one component its formula uses: id, code, aggregation, frequency.
+_Link = tuple[int, int, str, Aggregation, Frequency]
+
 
 @dataclass(frozen=True)
 class IndicatorRow:
@@ -105,9 +109,14 @@ class IndicatorRow:
 
 
 def indicator_values(
-    session: Session, period: Period, codes: Iterable[str] | None = None
+    session: Session, period: Period, codes: Iterable[str] | None = None, *, flags: bool = True
 ) -> list[IndicatorRow]:
-    """Every chosen indicator's value, target, RAG and trends for ``period``, by code."""
+    """Every chosen indicator's value, target, RAG and trends for ``period``, by code.
+
+    ``flags=False`` leaves out the provisional and revised flags, and the two statements
+    (sign-offs, first reports) that find them: for a caller that needs only the figures,
+    the RAG and the trend (a reply's confirmation asking for commentary).
+    """
     previous = _safely(period.previous)
     last_year = _safely(period.same_period_last_year)
     compared = [p for p in (period, previous, last_year) if p is not None]
@@ -121,11 +130,15 @@ def indicator_values(
         wanted = sorted({c.casefold() for c in codes})
         chosen = chosen.where(func.lower(m.Indicator.code).in_(wanted))
 
-    indicators = _load_indicators(session, chosen, codes)
-    series, used = _load_series(session, chosen, stored_codes)
+    indicators, links = _load_indicators(session, chosen, codes)
+    series, used = _load_series(session, chosen, stored_codes, links)
     targets = _load_targets(session, chosen, target_codes)
-    decisions = _load_approvals(session, chosen, stored_codes)
-    reported = _first_reports(session, sorted({p.code for p in compared} | set(stored_codes)))
+    decisions = _load_approvals(session, chosen, stored_codes) if flags else {}
+    reported = (
+        _first_reports(session, sorted({p.code for p in compared} | set(stored_codes)))
+        if flags
+        else {}
+    )
 
     rows = []
     for ind in indicators:
@@ -136,8 +149,10 @@ def indicator_values(
                 value = IndicatorValue(ind.code, p.code, None, formula)
             else:
                 value = indicator_value(formula, ind.decimals, series, p, code=ind.code)
-            if value.value is not None and _provisional(
-                decisions[ind.id], ind.frequency, p, series, used.get(ind.id, [])
+            if (
+                flags
+                and value.value is not None
+                and _provisional(decisions[ind.id], ind.frequency, p, series, used.get(ind.id, []))
             ):
                 value = value.with_flags(PROVISIONAL)
             if value.value is not None and _revised(series, used.get(ind.id, []), p, reported):
@@ -182,35 +197,43 @@ def indicator_values(
 
 def _load_indicators(
     session: Session, chosen: Select[int], codes: Iterable[str] | None
-) -> list[m.Indicator]:
-    indicators = list(
-        session.scalars(
-            select(m.Indicator).where(m.Indicator.id.in_(chosen)).order_by(m.Indicator.code)
-        )
-    )
-    if codes is not None:
-        found = {ind.code.casefold() for ind in indicators}
-        unknown = sorted({c for c in codes if c.casefold() not in found})
-        if unknown:
-            raise LookupError(f"unknown indicator code(s): {', '.join(unknown)}")
-    return indicators
+) -> tuple[list[m.Indicator], list[_Link]]:
+    """The chosen indicators in code order, with the components their formulas use.
 
-
-def _load_series(
-    session: Session, chosen: Select[int], stored_codes: list[str]
-) -> tuple[dict[str, ComponentSeries], dict[int, list[str]]]:
-    """Each used component's current values, and which component codes each indicator uses."""
-    links = session.execute(
+    One statement: each indicator comes once per component (an outer join, so one with no
+    component still comes), and the identity map makes the repeats one object.
+    """
+    result = session.execute(
         select(
-            m.IndicatorComponent.indicator_id,
+            m.Indicator,
             m.Component.id,
             m.Component.code,
             m.Component.aggregation,
             m.Component.frequency,
         )
-        .join(m.Component, m.Component.id == m.IndicatorComponent.component_id)
-        .where(m.IndicatorComponent.indicator_id.in_(chosen))
-    ).all()
+        .outerjoin(m.IndicatorComponent, m.IndicatorComponent.indicator_id == m.Indicator.id)
+        .outerjoin(m.Component, m.Component.id == m.IndicatorComponent.component_id)
+        .where(m.Indicator.id.in_(chosen))
+        .order_by(m.Indicator.code, m.Component.code)
+    )
+    indicators: dict[int, m.Indicator] = {}
+    links: list[_Link] = []
+    for indicator, component_id, code, aggregation, frequency in result:
+        indicators.setdefault(indicator.id, indicator)
+        if component_id is not None:
+            links.append((indicator.id, component_id, code, aggregation, frequency))
+    if codes is not None:
+        found = {code.casefold() for code in (ind.code for ind in indicators.values())}
+        unknown = sorted({c for c in codes if c.casefold() not in found})
+        if unknown:
+            raise LookupError(f"unknown indicator code(s): {', '.join(unknown)}")
+    return list(indicators.values()), links
+
+
+def _load_series(
+    session: Session, chosen: Select[int], stored_codes: list[str], links: list[_Link]
+) -> tuple[dict[str, ComponentSeries], dict[int, list[str]]]:
+    """Each used component's current values, and which component codes each indicator uses."""
     used: dict[int, list[str]] = defaultdict(list)
     kinds: dict[int, tuple[str, Aggregation, Frequency]] = {}
     for indicator_id, component_id, code, aggregation, frequency in links:
