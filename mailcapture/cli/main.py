@@ -21,6 +21,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from mailcapture.cli.spreadsheets import export_register, import_app
 from mailcapture.domain.enums import InboundState
 from mailcapture.errors import UserError
 
@@ -324,6 +325,37 @@ def export_indicators(
     from mailcapture.cli import records
 
     records.export_indicators(period, fmt.value, out)
+
+
+export_app.command("register")(export_register)
+app.add_typer(import_app, name="import")
+
+
+class ReturnFormat(StrEnum):
+    lginform = "lginform"
+    sdl = "sdl"
+
+
+@export_app.command("returns")
+def export_returns(
+    period: Annotated[
+        str, typer.Option("--period", metavar="YEAR", help='The financial year, e.g. "2026/27".')
+    ],
+    fmt: Annotated[
+        ReturnFormat,
+        typer.Option(
+            "--format",
+            metavar="[lginform|sdl]",
+            help="lginform: every value of the indicators with an LG Inform id, long format; "
+            "sdl: the year's figure for each Single Data List reference.",
+        ),
+    ],
+    out: OutOption = None,
+) -> None:
+    """A government or benchmarking return for a year, as CSV (see the README)."""
+    from mailcapture.cli import government_returns
+
+    government_returns.export_returns(period, fmt.value, out)
 
 
 target_app = typer.Typer(help="Targets and approved target changes.", no_args_is_help=True)

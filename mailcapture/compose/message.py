@@ -7,6 +7,12 @@ Structure::
       text/html; charset=utf-8       the same content as a readable table
       (or multipart/related: the HTML plus inline images, when images are given)
 
+    and with attachments (a request's spreadsheet form), all of that inside::
+
+    multipart/mixed
+      multipart/alternative             as above
+      application/...; attachment       each attachment, base64, with its file name
+
 The plain part comes first because RFC 2046 orders alternatives from plainest to richest;
 clients show the last one they can display.
 
@@ -63,6 +69,7 @@ from mailcapture.compose.render import Rendered
 
 __all__ = [
     "LOOP_HEADER",
+    "Attachment",
     "Envelope",
     "InlineImage",
     "address_problem",
@@ -97,6 +104,17 @@ class InlineImage:
     data: bytes
     subtype: str
     filename: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with the email (``Content-Disposition: attachment``), e.g. the request's
+    ``.xlsx`` form; ``maintype``/``subtype`` are its MIME type."""
+
+    filename: str
+    data: bytes
+    maintype: str
+    subtype: str
 
 
 @dataclass(frozen=True)
@@ -186,6 +204,7 @@ def build_message(
     rendered: Rendered,
     now: datetime,
     images: Sequence[InlineImage] = (),
+    attachments: Sequence[Attachment] = (),
 ) -> bytes:
     """The complete message as bytes with CRLF line ends (see the module docstring).
 
@@ -195,8 +214,8 @@ def build_message(
     or a body that breaks those rules.
 
     The bytes are those :mod:`email` with ``policy.SMTP`` generates (see "Speed" below);
-    requests, reminders and notices take the fast route, messages with inline images or
-    extra headers the :mod:`email` package itself.
+    requests, reminders and notices take the fast route, messages with inline images,
+    extra headers or attachments the :mod:`email` package itself.
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("build_message needs a timezone-aware 'now' for the Date header")
@@ -207,8 +226,8 @@ def build_message(
         # What render() guarantees; anything else would not decode back to the same text.
         if "\r" in body or not body.endswith("\n"):
             raise ValueError(f"rendered {name} must use \\n line ends and end with one")
-    if images or envelope.extra_headers:
-        return _build_with_email_package(envelope, rendered, now, images)
+    if images or envelope.extra_headers or attachments:
+        return _build_with_email_package(envelope, rendered, now, images, attachments)
     return _build_direct(envelope, rendered, now)
 
 
@@ -476,6 +495,7 @@ def _build_with_email_package(
     rendered: Rendered,
     now: datetime,
     images: Sequence[InlineImage] = (),
+    attachments: Sequence[Attachment] = (),
 ) -> bytes:
     """The message built with :class:`EmailMessage`: the reference for the fast route."""
     # Typed as its base class: typeshed's ``attach`` takes only parts of the receiver's own
@@ -511,6 +531,10 @@ def _build_with_email_package(
             related.attach(_image_part(image))
         html = related
     msg.attach(html)
+    if attachments:
+        msg.make_mixed()
+        for attachment in attachments:
+            msg.attach(_attachment_part(attachment))
     return msg.as_bytes(policy=_POLICY)
 
 
@@ -545,6 +569,21 @@ def _image_part(image: InlineImage) -> MIMEPart:
         disposition="inline",
         filename=image.filename,
         cid=f"<{cid}>",
+    )
+    return part
+
+
+def _attachment_part(attachment: Attachment) -> MIMEPart:
+    for what, value in (("type", attachment.maintype), ("subtype", attachment.subtype)):
+        if not re.fullmatch(r"[A-Za-z0-9.+-]+", value):
+            raise ValueError(f"attachment {what} {value!r} is not a MIME {what}")
+    part = MIMEPart(policy=_POLICY)
+    part.set_content(
+        attachment.data,
+        maintype=attachment.maintype,
+        subtype=attachment.subtype,
+        disposition="attachment",
+        filename=_single_line(attachment.filename, "attachment file name"),
     )
     return part
 

@@ -32,6 +32,8 @@ from mailcapture.compose.views import (
     ReminderView,
     RequestView,
     SummaryView,
+    ValueChoiceConfirmationView,
+    ValueChoiceView,
 )
 from mailcapture.resources import package_dir
 from mailcapture.templating import strict_environment
@@ -52,6 +54,8 @@ _VIEW_TYPES: dict[str, type] = {
     "returns_summary": SummaryView,
     "outbox_failure": FailureView,
     "owner_commentary_reminder": OwnerCommentaryReminderView,
+    "value_choice": ValueChoiceView,
+    "value_choice_confirmation": ValueChoiceConfirmationView,
 }
 
 

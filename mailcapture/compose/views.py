@@ -12,18 +12,22 @@ the view alone (tests build them by hand; the outbox can log them).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal, get_args
 
 __all__ = [
     "BounceView",
+    "CandidateLine",
     "ConfirmationView",
     "ConfirmedLine",
+    "ConflictLine",
     "Council",
     "DelegateForwardView",
     "DelegateNoticeView",
     "EscalationView",
     "FailureView",
     "FormItem",
+    "ItemFigures",
     "OverdueLine",
     "Person",
     "QuarantineView",
@@ -34,6 +38,8 @@ __all__ = [
     "RequestView",
     "ReturnsRow",
     "SummaryView",
+    "ValueChoiceConfirmationView",
+    "ValueChoiceView",
 ]
 
 
@@ -49,6 +55,25 @@ class Council:
 
     name: str
     performance_team: str
+
+
+@dataclass(frozen=True)
+class ItemFigures:
+    """The numbers behind a value item's display text, for the spreadsheet form.
+
+    The text form prints ``last_period``, ``target`` and ``allowed`` as words; the workbook
+    attached to a request (:mod:`mailcapture.compose.workbook`) writes them as number cells
+    with a format, and checks answers against ``low`` and ``high`` (the bounds printed as
+    "Allowed"). ``target_unit`` and ``target_decimals`` are the indicator's, as the target is.
+    """
+
+    last_period: Decimal | None = None
+    same_period_last_year: Decimal | None = None
+    target: Decimal | None = None
+    target_unit: str = ""
+    target_decimals: int | None = None
+    low: Decimal | None = None
+    high: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +100,9 @@ class FormItem:
     #: "not available until DATE" was answered: the date, as display text ("8 July 2026"),
     #: shown beside the item where it is listed as owed (escalations, returns summary).
     promised_for: str | None = None
+    #: The same figures as numbers, for the spreadsheet form; None for a status item, or
+    #: where the view was made without them (then the workbook shows the display text).
+    figures: ItemFigures | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +117,9 @@ class RequestView:
     due: str
     items: tuple[FormItem, ...]
     on_behalf_of: Person | None = None
+    #: The file name of the spreadsheet form attached to this email, if one is (set by
+    #: the outbox when it attaches it), so the words can say it may be used instead.
+    workbook: str = ""
 
 
 @dataclass(frozen=True)
@@ -265,6 +296,31 @@ class HeldLine:
 
 
 @dataclass(frozen=True)
+class CandidateLine:
+    """One of two or more differing figures for an item (issue 15, part 9), as display text:
+    ``figure`` as stored ("1,900"), who sent it, on what day ("5 May 2026"), and whose
+    return it was when a delegate sent it for someone (else None)."""
+
+    figure: str
+    sent_by: str
+    sent_on: str
+    for_whom: str | None = None
+
+
+@dataclass(frozen=True)
+class ConflictLine:
+    """A figure kept, not counted, beside the differing one(s) others sent for the item:
+    ``stored`` is the sender's ("1,905"), ``others`` what it differs from, ``owner`` the
+    name of the indicator's owner, who has been asked to choose."""
+
+    code: str
+    title: str
+    stored: str
+    others: tuple[CandidateLine, ...]
+    owner: str
+
+
+@dataclass(frozen=True)
 class ConfirmationView:
     """What a reply did: to the person who replied (or their delegate), once it was read.
 
@@ -295,6 +351,56 @@ class ConfirmationView:
     #: Why each code in ``commentary_needed`` needs it ("red (92.1% against 97.5%)"),
     #: in the same order; may be empty, and then only the codes are named.
     commentary_reasons: tuple[str, ...] = ()
+    #: Figures that differ from another person's for the same item: kept, not counted,
+    #: and the indicator's owner asked to choose (see ``mailflow/value_choices.py``).
+    conflicts: tuple[ConflictLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class ValueChoiceView:
+    """To an indicator's owner: different people sent different figures for one component
+    and period, and none counts until the owner chooses (issue 15, part 9).
+
+    ``candidates`` are the figures in the order they came; the owner answers by replying
+    with ``[CODE choose]: FIGURE`` (the line is in the email, empty after its colon) or
+    with the figure alone. ``token`` is the question's own (a ``value_choice`` report run);
+    ``answer_by`` is when it stops taking answers, as display text.
+    """
+
+    council: Council
+    recipient: Person
+    period_code: str
+    period_label: str
+    token: str
+    indicator_code: str
+    indicator_title: str
+    code: str
+    title: str
+    candidates: tuple[CandidateLine, ...]
+    answer_by: str
+
+
+@dataclass(frozen=True)
+class ValueChoiceConfirmationView:
+    """To whoever answered a :class:`ValueChoiceView`: what their answer did.
+
+    ``chosen`` is the figure that now counts (None when nothing was chosen), ``superseded``
+    the others; ``refused`` is (their answer, why) when the answer could not be taken, and
+    then ``waiting`` lists the figures still to choose from.
+    """
+
+    council: Council
+    recipient: Person
+    period_label: str
+    token: str
+    code: str
+    title: str
+    chosen: CandidateLine | None
+    superseded: tuple[CandidateLine, ...] = ()
+    refused: tuple[RejectedLine, ...] = ()
+    waiting: tuple[CandidateLine, ...] = ()
+    notes: tuple[str, ...] = ()
+    on_behalf_of: Person | None = None
 
 
 @dataclass(frozen=True)

@@ -372,3 +372,46 @@ def outlook_web_inline_html(
     _headers(msg, request, sender, when, "RE: ")
     msg.set_content(body, subtype="html", charset="utf-8", cte="quoted-printable")
     return msg.as_bytes()
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def attached_sheet(request_raw: bytes) -> tuple[str, bytes]:
+    """The spreadsheet form attached to our request: its file name and bytes."""
+    for part in parsed(request_raw).walk():
+        if part.get_content_type() == XLSX:
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            return part.get_filename() or "", payload
+    raise LookupError("the request has no spreadsheet form attached")
+
+
+def outlook_with_attachment(
+    request_raw: bytes,
+    sender: str,
+    top: str,
+    filename: str,
+    data: bytes,
+    content_type: str = XLSX,
+    when: datetime | None = None,
+) -> bytes:
+    """Outlook desktop with a file attached (the filled-in form, or any other): the text
+    on top of the quoted request, windows-1252 quoted-printable, the file base64 after it,
+    ``multipart/mixed`` as Outlook sends an attachment."""
+    request = parsed(request_raw)
+    when = when or datetime(2026, 5, 5, 10, 12, tzinfo=UTC)
+    body = (
+        f"{top}\n\n________________________________\n"
+        f"From: {request['From']}\nSent: 01 May 2026 09:00\nTo: {request['To']}\n"
+        f"Subject: {' '.join(str(request['Subject']).split())}\n\n" + plain_text(request)
+    )
+    msg = EmailMessage(policy=policy.SMTP)
+    _headers(msg, request, sender, when, "RE: ")
+    msg["X-Mailer"] = "Microsoft Outlook 16.0"
+    msg["Thread-Index"] = "AdrB7Qm5lM0w0L1vQ2e2v3NfO2mP4A=="
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg.set_content(body, charset="windows-1252", cte="quoted-printable")
+    maintype, subtype = content_type.split("/", 1)
+    msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return msg.as_bytes()

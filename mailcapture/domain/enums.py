@@ -102,6 +102,10 @@ class SubmissionState(StrEnum):
     #: Stored but held: implausible against the component's earlier figures, or outside its
     #: allowed range, until the sender confirms it. Never current, so never in a figure.
     UNCONFIRMED = "unconfirmed"
+    #: One of two or more differing figures sent by different people for the same
+    #: component and period, waiting for the indicator's owner to choose (issue 15, part 9).
+    #: Never current, so never in a figure; the chosen one becomes ``accepted`` and current.
+    CONFLICTING = "conflicting"
 
 
 class SubmissionSource(StrEnum):

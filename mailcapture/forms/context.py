@@ -73,17 +73,33 @@ class FigureContext:
                         best[indicator_id] = rank[period_id]
                         self.targets[indicator_id] = target
 
-    def _value(self, item: DueItem, period_id: int | None) -> str | None:
+    def _number(self, item: DueItem, period_id: int | None) -> Decimal | None:
         if item.component_id is None or period_id is None:
             return None
-        value = self.values.get((item.component_id, period_id))
+        return self.values.get((item.component_id, period_id))
+
+    def _value(self, item: DueItem, period_id: int | None) -> str | None:
+        value = self._number(item, period_id)
         return None if value is None else format_figure(value, item.unit)
 
     def form_item(self, item: DueItem, outstanding: bool = True) -> views.FormItem:
         target = None
+        target_number = None
         if item.indicator_id is not None and item.indicator_id in self.targets:
+            target_number = self.targets[item.indicator_id]
             target = format_figure(
-                self.targets[item.indicator_id], item.indicator_unit or "", item.indicator_decimals
+                target_number, item.indicator_unit or "", item.indicator_decimals
+            )
+        figures = None
+        if item.kind == "value":
+            figures = views.ItemFigures(
+                last_period=self._number(item, self.previous_id),
+                same_period_last_year=self._number(item, self.last_year_id),
+                target=target_number,
+                target_unit=item.indicator_unit or "",
+                target_decimals=item.indicator_decimals,
+                low=item.low,
+                high=item.high,
             )
         return views.FormItem(
             code=item.code,
@@ -98,4 +114,5 @@ class FigureContext:
             target=target,
             allowed=format_range(item.low, item.high, item.unit) if item.kind == "value" else None,
             outstanding=outstanding,
+            figures=figures,
         )

@@ -12,6 +12,17 @@ so no figure, report, export total or chase counts it, and the item stays outsta
 confirmation asks the sender about it; ``CODE: confirm``, or the same figure again, makes it
 count (a new accepted row, the held one marked superseded), and any other answer for the item
 replaces it.
+
+Several updaters for one indicator (issue 15, part 9): a figure that differs from the current
+one *another person* sent (not the sender, nor the person a delegate sends for) wins
+nothing. Both are kept as ``conflicting`` rows, neither current, so no figure, report or
+export counts either (fail closed: the component has no current value for the period) and
+the item is outstanding on every request that has it; the indicator's owner is asked to
+choose (:mod:`mailcapture.mailflow.value_choices`). The same person's new figure is a
+correction, as ever: it replaces. While a choice is waiting, a sender's new figure replaces
+their own candidate (or joins the candidates), the same figure again changes nothing, a
+figure on which everyone now agrees settles it without the owner, and "not available" is
+refused. The same figure twice from two people is simply confirmed (unchanged).
 """
 
 from __future__ import annotations
@@ -25,11 +36,15 @@ from functools import partial
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from mailcapture.clock import LOCAL_TZ
+from mailcapture.compose.textfmt import short_day
+from mailcapture.compose.views import CandidateLine
 from mailcapture.db import models as m
 from mailcapture.db.locks import lock_for, lock_reason
 from mailcapture.domain.enums import (
     CommentSubject,
     MilestoneStatus,
+    RequestState,
     SubmissionSource,
     SubmissionState,
 )
@@ -82,6 +97,21 @@ class Held:
     why: str
 
 
+@dataclass(frozen=True)
+class Conflict:
+    """A figure kept beside differing ones other people sent: nothing counts until the
+    indicator's owner chooses. ``stored`` is the sender's figure as display text,
+    ``others`` the figures it differs from (as they were when it came)."""
+
+    code: str
+    title: str
+    stored: str
+    component_id: int
+    indicator_id: int | None
+    others: tuple[CandidateLine, ...]
+    owner: str
+
+
 @dataclass
 class ApplyResult:
     accepted: list[Accepted] = field(default_factory=list)
@@ -90,11 +120,17 @@ class ApplyResult:
     general_comment: bool = False
     unchanged: list[str] = field(default_factory=list)
     held: list[Held] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
 
     @property
     def anything(self) -> bool:
         return bool(
-            self.accepted or self.rejected or self.held or self.comments or self.general_comment
+            self.accepted
+            or self.rejected
+            or self.held
+            or self.conflicts
+            or self.comments
+            or self.general_comment
         )
 
 
@@ -148,6 +184,9 @@ class Applier:
         #: confirmation (None when there is none) and its references (see :meth:`references`).
         self.held_values: dict[int, m.ComponentValue | None] = {}
         self.reference_values: dict[int, list[Reference]] = {}
+        #: Also filled by :meth:`preload`: each component's differing figures waiting for
+        #: the owner's choice (empty when none), read in the same statement.
+        self.conflicting: dict[int, list[m.ComponentValue]] = {}
         #: Whether :meth:`preload` read every item's current value and status.
         self.preloaded = False
 
@@ -185,9 +224,12 @@ class Applier:
         self.preloaded = True
 
     def _preload_values(self, component_ids: list[int]) -> None:
-        """Each component, its current value for the period (None when there is none) and
-        its figure held for confirmation (None when there is none), in one statement."""
+        """Each component, its current value for the period (None when there is none), its
+        figure held for confirmation (None when there is none) and its differing figures
+        waiting for the owner's choice, in one statement."""
         self.held_values.update(dict.fromkeys(component_ids))
+        for component_id in component_ids:
+            self.conflicting[component_id] = []
         for component, value in self.session.execute(
             select(m.Component, m.ComponentValue)
             .outerjoin(
@@ -197,7 +239,9 @@ class Applier:
                     m.ComponentValue.period_id == self.request.period_id,
                     or_(
                         m.ComponentValue.is_current,
-                        m.ComponentValue.state == SubmissionState.UNCONFIRMED,
+                        m.ComponentValue.state.in_(
+                            (SubmissionState.UNCONFIRMED, SubmissionState.CONFLICTING)
+                        ),
                     ),
                 ),
             )
@@ -212,6 +256,8 @@ class Applier:
                 self.current_values[component.id] = value
             if value.state is SubmissionState.UNCONFIRMED:
                 self.held_values[component.id] = value  # ordered by id: the latest wins
+            elif value.state is SubmissionState.CONFLICTING:
+                self.conflicting[component.id].append(value)
 
     def _preload_held(self, component_ids: list[int]) -> None:
         """Each component's figure held for confirmation for the period, if any (for a
@@ -363,6 +409,7 @@ class Applier:
                     period_id=self.request.period_id,
                     state=SubmissionState.REJECTED,
                     raw_answer=answer.text,
+                    origin=answer.origin or None,
                     reason=reason,
                     late=self.who.late,
                     is_current=False,
@@ -376,6 +423,7 @@ class Applier:
                     period_id=self.request.period_id,
                     state=SubmissionState.REJECTED,
                     raw_answer=answer.text,
+                    origin=answer.origin or None,
                     reason=reason,
                     late=self.who.late,
                     is_current=False,
@@ -448,6 +496,10 @@ class Applier:
             stored = f"not available: {reason}"
             if parsed.available_from is not None:
                 item.snoozed_until = parsed.available_from
+        notes = ["confirmed"] if confirmed else []
+        candidates = self.conflicting_values(component.id)
+        if candidates and self.join_conflict(item, component, answer, parsed, candidates, notes):
+            return
         current = self.current_value(component.id)
         if (
             current is not None
@@ -455,10 +507,20 @@ class Applier:
             and current.value == value
             and (current.reason == reason)
         ):
+            # The same figure again, from the sender or from anyone else: confirmed.
             self.result.unchanged.append(item.item_code)
             item.returned_at = item.returned_at or self.who.received_at
             return
-        notes = ["confirmed"] if confirmed else []
+        if (
+            value is not None
+            and current is not None
+            and current.state is SubmissionState.ACCEPTED
+            and current.value is not None
+            and self.someone_else(current)
+        ):
+            # Another person's figure differs: neither wins; the owner chooses.
+            self.start_conflict(item, component, answer, parsed, current)
+            return
         if current is not None:
             current.is_current = False
             current.state = SubmissionState.SUPERSEDED
@@ -479,6 +541,7 @@ class Applier:
             state=state,
             value=value,
             raw_answer=answer.text,
+            origin=answer.origin or None,
             reason=reason,
             estimated=parsed.estimated,
             late=self.who.late,
@@ -493,6 +556,150 @@ class Applier:
         self.result.accepted.append(
             Accepted(item.item_code, component.title, stored, ", ".join(notes) or None)
         )
+
+    # ---- differing figures from different people ------------------------------------
+    def principal(self) -> int:
+        """Whose figure the sender's is: theirs, or the person they answer for."""
+        return self.who.on_behalf_of_id or self.who.person_id
+
+    def someone_else(self, row: m.ComponentValue) -> bool:
+        """Whether ``row`` was sent by (or for) a person other than the sender's principal.
+
+        A figure nobody sent by email (history, the command line) has no person: a new one
+        replaces it as before."""
+        sent_for = row.on_behalf_of_id or row.submitted_by_id
+        return sent_for is not None and sent_for != self.principal()
+
+    def conflicting_values(self, component_id: int) -> list[m.ComponentValue]:
+        """The figures waiting for the owner's choice for this component and period."""
+        if component_id not in self.conflicting:
+            self.conflicting[component_id] = list(
+                self.session.scalars(
+                    select(m.ComponentValue)
+                    .where(
+                        m.ComponentValue.component_id == component_id,
+                        m.ComponentValue.period_id == self.request.period_id,
+                        m.ComponentValue.state == SubmissionState.CONFLICTING,
+                    )
+                    .order_by(m.ComponentValue.id)
+                )
+            )
+        return self.conflicting[component_id]
+
+    def candidate_line(self, row: m.ComponentValue, component: m.Component) -> CandidateLine:
+        return candidate_line(self.session, row, component.unit)
+
+    def owner_name(self, item: m.DataRequestItem, component: m.Component) -> str:
+        indicator = self.session.get(m.Indicator, item.indicator_id or component.declared_by_id)
+        if indicator is None:
+            return "the indicator's owner"
+        owner = self.session.get(m.Person, indicator.owner_id)
+        return owner.name if owner is not None else "the indicator's owner"
+
+    def new_candidate(
+        self,
+        item: m.DataRequestItem,
+        component: m.Component,
+        answer: Answer,
+        parsed: ParsedValue,
+        others: list[m.ComponentValue],
+    ) -> None:
+        """Store the sender's figure as one of the candidates, and say what it differs from."""
+        assert parsed.value is not None
+        new = m.ComponentValue(
+            component_id=component.id,
+            period_id=self.request.period_id,
+            state=SubmissionState.CONFLICTING,
+            value=parsed.value,
+            raw_answer=answer.text,
+            origin=answer.origin or None,
+            estimated=parsed.estimated,
+            late=self.who.late,
+            is_current=False,
+            **self.provenance(),
+        )
+        self.session.add(new)
+        self.conflicting[component.id] = [*others, new]
+        self.current_values[component.id] = None
+        item.returned_at = None  # outstanding until the owner chooses
+        self.result.conflicts.append(
+            Conflict(
+                code=item.item_code,
+                title=component.title,
+                stored=format_figure(parsed.value, component.unit)
+                + (" (estimate)" if parsed.estimated else ""),
+                component_id=component.id,
+                indicator_id=item.indicator_id or component.declared_by_id,
+                others=tuple(self.candidate_line(o, component) for o in others),
+                owner=self.owner_name(item, component),
+            )
+        )
+
+    def start_conflict(
+        self,
+        item: m.DataRequestItem,
+        component: m.Component,
+        answer: Answer,
+        parsed: ParsedValue,
+        current: m.ComponentValue,
+    ) -> None:
+        """``current`` (another person's) and the sender's differing figure: both kept, as
+        candidates, neither current; the item is outstanding for whoever was asked."""
+        current.is_current = False
+        current.state = SubmissionState.CONFLICTING
+        self.session.flush()
+        reopen_items(self.session, self.request, component.id, [current], returned=False)
+        self.new_candidate(item, component, answer, parsed, [current])
+
+    def join_conflict(
+        self,
+        item: m.DataRequestItem,
+        component: m.Component,
+        answer: Answer,
+        parsed: ParsedValue,
+        candidates: list[m.ComponentValue],
+        notes: list[str],
+    ) -> bool:
+        """An answer for an item whose figures wait for the owner's choice; True when it is
+        dealt with here, False when it settled the question and is to be stored as the
+        current value (everyone now agrees)."""
+        principal = self.principal()
+        mine = [c for c in candidates if (c.on_behalf_of_id or c.submitted_by_id) == principal]
+        others = [c for c in candidates if c not in mine]
+        if parsed.kind != "number" or parsed.value is None:
+            figures = " and ".join(
+                format_figure(c.value, component.unit) for c in candidates if c.value is not None
+            )
+            self.reject_item(
+                item,
+                answer,
+                f"different figures were sent for {item.item_code} ({figures}) and "
+                f"{self.owner_name(item, component)}, its owner, has been asked to choose "
+                "between them; nothing else can be recorded for it until then",
+            )
+            return True
+        if any(c.value == parsed.value for c in mine):
+            self.result.unchanged.append(item.item_code)  # the same figure again
+            return True
+        for row in mine:  # the sender's own earlier candidate: corrected
+            row.state = SubmissionState.SUPERSEDED
+        if not others:  # (never: a question is between people) a plain correction
+            self.conflicting[component.id] = []
+            return False
+        if all(c.value == parsed.value for c in others):
+            # Everyone now agrees: no question left for the owner.
+            for row in others:
+                row.state = SubmissionState.SUPERSEDED
+            self.conflicting[component.id] = []
+            self.session.flush()
+            reopen_items(self.session, self.request, component.id, others, returned=True)
+            agreed = ", ".join(
+                f"{line.sent_by}'s" for line in (self.candidate_line(o, component) for o in others)
+            )
+            notes.append(f"agrees with {agreed}: no choice needed")
+            return False
+        self.new_candidate(item, component, answer, parsed, others)
+        return True
 
     # ---- figures held for confirmation -----------------------------------------------
     def held_value(self, component_id: int) -> m.ComponentValue | None:
@@ -567,6 +774,7 @@ class Applier:
             state=SubmissionState.UNCONFIRMED,
             value=parsed.value,
             raw_answer=answer.text,
+            origin=answer.origin or None,
             reason=why,
             estimated=parsed.estimated,
             late=self.who.late,
@@ -619,6 +827,7 @@ class Applier:
             status=status,
             completed_on=parsed.completed_on,
             raw_answer=answer.text,
+            origin=answer.origin or None,
             late=self.who.late,
             is_current=True,
             replaces_id=current.id if current is not None else None,
@@ -707,3 +916,56 @@ def outstanding_items(session: Session, request: m.DataRequest) -> list[m.DataRe
         [i.milestone_id for i in request.items if i.milestone_id],
     )
     return [i for i in request.items if item_key(i) not in done]
+
+
+def candidate_line(session: Session, row: m.ComponentValue, unit: str) -> CandidateLine:
+    """One candidate figure as the owner and the updaters read it: who sent it, and when."""
+    sender = session.get(m.Person, row.submitted_by_id) if row.submitted_by_id else None
+    principal = session.get(m.Person, row.on_behalf_of_id) if row.on_behalf_of_id else None
+    figure = "not available" if row.value is None else format_figure(row.value, unit)
+    return CandidateLine(
+        figure=figure + (" (estimate)" if row.estimated else ""),
+        sent_by=sender.name if sender is not None else "the performance team",
+        sent_on=short_day(row.received_at.astimezone(LOCAL_TZ).date()),
+        for_whom=principal.name if principal is not None else None,
+    )
+
+
+def reopen_items(
+    session: Session,
+    asking: m.DataRequest | None,
+    component_id: int,
+    rows: list[m.ComponentValue],
+    *,
+    returned: bool,
+) -> None:
+    """The request lines the figures in ``rows`` answered (other than ``asking``'s, which
+    its applier keeps): outstanding again while a choice is waiting (``returned`` False:
+    the request reopened if it was complete), returned again once it is settled (the
+    request completed if nothing else is owed on it)."""
+    by_request = {
+        row.request_id: row.received_at
+        for row in rows
+        if row.request_id is not None and (asking is None or row.request_id != asking.id)
+    }
+    if not by_request:
+        return
+    items = session.scalars(
+        select(m.DataRequestItem).where(
+            m.DataRequestItem.request_id.in_(sorted(by_request)),
+            m.DataRequestItem.component_id == component_id,
+        )
+    ).all()
+    for item in items:
+        item.returned_at = by_request[item.request_id] if returned else None
+        request = item.request
+        if not returned and request.state is RequestState.COMPLETE:
+            request.state = RequestState.OPEN
+            request.completed_at = None
+    if returned:
+        session.flush()
+        for item in items:
+            request = item.request
+            if request.state is RequestState.OPEN and not outstanding_items(session, request):
+                request.state = RequestState.COMPLETE
+                request.completed_at = by_request[request.id]

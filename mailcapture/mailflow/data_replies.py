@@ -22,10 +22,13 @@ from mailcapture.mailflow.apply import Applier, ApplyResult, Submitter
 from mailcapture.mailflow.context import Run
 from mailcapture.mailflow.outcomes import Outcome
 from mailcapture.mailflow.replies import queue_confirmation
+from mailcapture.mailflow.value_choices import ask_owner
 from mailcapture.parsing.addressing import ReplyAddress, find_tokens
 from mailcapture.parsing.form import FormReading, read_reply
-from mailcapture.parsing.mime import DecodedMessage, clean_text
+from mailcapture.parsing.mime import DEFAULT_LIMITS, DecodedMessage, clean_text, may_be_sheet
 from mailcapture.parsing.quotes import split_reply
+from mailcapture.parsing.sheet_answers import merge_sheet_answers
+from mailcapture.parsing.workbook import WorkbookReading, read_workbook
 
 __all__ = ["DataReply", "find_request"]
 
@@ -135,6 +138,36 @@ class DataReply:
         )
         return [run.sent.text(row_id, mid, raw) for row_id, mid, raw in rows]
 
+    def sheets(self, decoded: DecodedMessage, codes: list[str]) -> list[WorkbookReading]:
+        """Each attachment that may be a spreadsheet, read against this request (our own
+        form is read; anything else is named in the confirmation, never guessed at)."""
+        found = []
+        for attachment in decoded.attachments:
+            if not may_be_sheet(attachment.filename, attachment.content_type):
+                continue
+            name = attachment.filename or "the attachment"
+            if attachment.data is None:
+                found.append(
+                    WorkbookReading(
+                        name,
+                        "refused",
+                        f"{name} is too large to read ({attachment.size:,} bytes; at most "
+                        f"{DEFAULT_LIMITS.max_sheet_bytes // 2**20} MB of spreadsheets are "
+                        "read from one message)",
+                    )
+                )
+                continue
+            found.append(
+                read_workbook(
+                    attachment.data,
+                    name,
+                    reference=self.request.token,
+                    codes=codes,
+                    content_type=attachment.content_type,
+                )
+            )
+        return found
+
     def parse(self, run: Run) -> None:
         request, decoded = self.request, run.message
         codes = [i.item_code for i in request.items]
@@ -154,6 +187,7 @@ class DataReply:
         run.budget.at("parse")
         sent = self.sent_texts(run)
         reading = read_reply(decoded.text, sent, codes + indicator_codes, run.budget.check)
+        reading = merge_sheet_answers(reading, self.sheets(decoded, codes))
         split = split_reply(decoded.text, run.budget.check)
         run.budget.at("apply")
         run.row.answer_text = clean_text(split.new_text)
@@ -184,6 +218,8 @@ class DataReply:
         today = now.astimezone(LOCAL_TZ).date()
         applier = Applier(run.session, request, who, today, run.capture)
         result = applier.apply(self.reading)
+        for conflict in result.conflicts:  # differing figures: the owner chooses (issue 15)
+            run.stage("value-choice", "asked", ask_owner(run, request.period, conflict))
         pending = applier.outstanding()
         if not pending and request.state is RequestState.OPEN:
             request.state = RequestState.COMPLETE
@@ -194,6 +230,7 @@ class DataReply:
         self.summary = (
             f"{len(result.accepted)} accepted, {len(result.rejected)} rejected, "
             + (f"{len(result.held)} unconfirmed, " if result.held else "")
+            + (f"{len(result.conflicts)} for the owner to choose, " if result.conflicts else "")
             + f"{result.comments} comment(s), {len(pending)} outstanding"
             + (", late" if self.late else "")
         )
@@ -225,6 +262,8 @@ class DataReply:
         run.stage("confirm", note.result, note.note)
         if result.accepted:
             outcome = Outcome.APPLIED
+        elif result.conflicts:
+            outcome = Outcome.CONFLICT  # kept beside another person's figure; owner asked
         elif result.held:
             outcome = Outcome.UNCONFIRMED  # stored, but waiting for the sender to confirm
         elif result.rejected:

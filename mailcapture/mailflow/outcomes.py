@@ -59,10 +59,17 @@ class Outcome(StrEnum):
     REJECTED = "rejected"
     COMMENT_ONLY = "comment-only"
     NO_ANSWERS = "no-answers"
+    #: A figure differing from another person's for the same item: both kept, the owner
+    #: asked to choose (issue 15, part 9), nothing else stored.
+    CONFLICT = "conflict"
     # confirm: an answer to a report
     REPORT_ANSWER = "report-answer"
     REPORT_REFUSED = "report-refused"
     REPORT_NO_ANSWERS = "report-no-answers"
+    # confirm: the owner's choice between differing figures (``value_choices``)
+    CHOICE_MADE = "choice-made"
+    CHOICE_REFUSED = "choice-refused"
+    CHOICE_NO_ANSWERS = "choice-no-answers"
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,7 @@ class Treatment:
 
 _CONFIRMED = Treatment(email="confirmation", tells_sender=True)
 _REPORT_CONFIRMED = Treatment(email="report_answer_confirmation", tells_sender=True)
+_CHOICE_CONFIRMED = Treatment(email="value_choice_confirmation", tells_sender=True)
 #: Held on our receiving host's word; the performance team is told (not the sender).
 _HELD = Treatment(InboundState.QUARANTINED, logging.WARNING, email="quarantine_notice")
 
@@ -128,9 +136,13 @@ OUTCOMES: dict[Outcome, Treatment] = {
     Outcome.REJECTED: _CONFIRMED,
     Outcome.COMMENT_ONLY: _CONFIRMED,
     Outcome.NO_ANSWERS: _CONFIRMED,
+    Outcome.CONFLICT: _CONFIRMED,  # and a value_choice email to the indicator's owner
     Outcome.REPORT_ANSWER: _REPORT_CONFIRMED,
     Outcome.REPORT_REFUSED: _REPORT_CONFIRMED,
     Outcome.REPORT_NO_ANSWERS: _REPORT_CONFIRMED,
+    Outcome.CHOICE_MADE: _CHOICE_CONFIRMED,
+    Outcome.CHOICE_REFUSED: _CHOICE_CONFIRMED,
+    Outcome.CHOICE_NO_ANSWERS: _CHOICE_CONFIRMED,
 }
 
 

@@ -54,7 +54,12 @@ from mailcapture.reports.commentary import needing_commentary
 
 #: Our automatic answers, counted together against the hourly limit per address, so that
 #: two robots answering each other cannot keep either busy.
-AUTOMATIC_KINDS = ("confirmation", "rejection_notice", "report_answer_confirmation")
+AUTOMATIC_KINDS = (
+    "confirmation",
+    "rejection_notice",
+    "report_answer_confirmation",
+    "value_choice_confirmation",
+)
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,7 @@ def queue_confirmation(
         result.accepted
         or result.rejected
         or result.held
+        or result.conflicts
         or result.unchanged
         or result.comments
         or result.general_comment
@@ -218,6 +224,10 @@ def queue_confirmation(
         ),
         rejected=tuple(views.RejectedLine(r.code, r.answer, r.reason) for r in result.rejected),
         held=tuple(views.HeldLine(h.code, h.title, h.wrote, h.why) for h in result.held),
+        conflicts=tuple(
+            views.ConflictLine(c.code, c.title, c.stored, c.others, c.owner)
+            for c in result.conflicts
+        ),
         outstanding=outstanding_form(session, request, pending),
         notes=tuple(notes),
         comments=result.comments,

@@ -442,6 +442,12 @@ class _ReportAnswer:
             self.sign(answer.code.upper(), before, SignoffDecision.QUERIED, answer.text)
         for answer in reading.of("comment"):
             self.comment(answer.code.upper(), answer.text)
+        for answer in reading.of("choose"):
+            self.refuse(
+                answer.code.upper(),
+                f"choose: {answer.text}",
+                "a figure is chosen by answering the email that asks for the choice",
+            )
 
     def sign_refusal(self, code: str) -> str | None:
         indicator = self.scope.indicators.get(code)

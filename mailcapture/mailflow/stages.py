@@ -47,6 +47,7 @@ from mailcapture.mailflow.replies import (
     queue_rejection,
 )
 from mailcapture.mailflow.report_replies import ReportReply, find_report_run
+from mailcapture.mailflow.value_choices import VALUE_CHOICE, ValueChoiceReply
 from mailcapture.parsing.addressing import AuthVerdict
 from mailcapture.parsing.classify import (
     Classification,
@@ -430,6 +431,9 @@ def match(run: Run) -> None:
     run.stage("match", "report", f"{report_how}: report run {report_run.id} ({report_run.key})")
     run.row.report_run_id = report_run.id
     run.row.person_id = sender.id
+    if report_run.report_kind == VALUE_CHOICE:  # the owner's choice between figures
+        run.answering = ValueChoiceReply(run.session, report_run)
+        return
     run.answering = ReportReply(run.session, report_run)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -12,6 +12,7 @@ from mailcapture.clock import LOCAL_TZ
 from mailcapture.compose import views
 from mailcapture.compose.message import Envelope, build_message, make_message_id
 from mailcapture.compose.render import render
+from mailcapture.compose.workbook import form_attachments
 from mailcapture.db import models as m
 from mailcapture.outbox.queue import NewMail, enqueue
 from mailcapture.register.mail import reply_address
@@ -81,6 +82,11 @@ def queue_email(
     session: Session, mail: MailSpec, out: Outgoing, view: object, now: datetime
 ) -> m.OutboxMessage | None:
     """Render ``view`` as ``out.kind`` and queue it; None if its reason was queued before."""
+    # A request carries its spreadsheet form, made from the same view as its words, and
+    # its words say so.
+    attachments = form_attachments(out.kind, view) if mail.request_workbook else ()
+    if attachments and isinstance(view, views.RequestView):
+        view = replace(view, workbook=attachments[0].filename)
     rendered = render(out.kind, view)
     message_id = out.message_id or make_message_id(mail.reply_domain)
     envelope = Envelope(
@@ -93,7 +99,7 @@ def queue_email(
         references=(out.in_reply_to,) if out.in_reply_to else (),
         auto_submitted=out.auto_submitted,
     )
-    raw = build_message(envelope, rendered, now)
+    raw = build_message(envelope, rendered, now, attachments=attachments)
     return enqueue(
         session,
         NewMail(

@@ -96,7 +96,9 @@ __all__ = ["Answer", "FormLine", "FormReading", "find_form_lines", "read_reply"]
 #: (a code inside a sentence, alone on its line, a line the mail program split, an answer we
 #: could not tell apart): the item gets a rejected line with the reason, never silence.
 Kind = Literal["value", "comment", "unread"]
-Source = Literal["top", "form-in-place", "quoted-form"]
+#: Where an answer was found: above the quote, on our form in place, in the quoted form,
+#: or in our spreadsheet form attached to the reply (:mod:`.sheet_answers`).
+Source = Literal["top", "form-in-place", "quoted-form", "sheet"]
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,9 @@ class Answer:
     line_no: int
     #: Why nothing was read from the line (``unread`` answers only).
     reason: str = ""
+    #: Where a spreadsheet answer came from (``return-2026-04.xlsx, Return!H9``); empty for
+    #: a typed one. Stored with the value, for the audit trail.
+    origin: str = ""
 
 
 @dataclass(frozen=True)
@@ -220,7 +225,7 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
-def _value_key(text: str) -> str:
+def value_key(text: str) -> str:
     """Two spellings of the same answer compare equal: 1,234 / 1234 / '1234.'."""
     t = _norm(text).rstrip(".")
     return re.sub(r"(?<=\d)[, ](?=\d{3}\b)", "", t)
@@ -871,7 +876,7 @@ def _resolve(candidates: Iterable[_Candidate], reader: _Reader) -> tuple[list[An
                     texts.append(c.text)
             answers.append(Answer(code, kind, "\n\n".join(texts), first.source, first.line_no))
             continue
-        distinct = {_value_key(c.text) for c in group}
+        distinct = {value_key(c.text) for c in group}
         if len(distinct) > 1:
             given = "; ".join(f"'{c.text}' (line {c.line_no})" for c in group[:_MAX_LISTED])
             if len(group) > _MAX_LISTED:

@@ -119,6 +119,9 @@ class Limits:
     #: Message ids read from In-Reply-To, and from References (its first and last halves:
     #: the thread's first message and the latest ones).
     max_references: int = 100
+    #: Bytes kept of the attachments that may be spreadsheets (a filled-in form), all of
+    #: them together: one past the budget is noted, not kept.
+    max_sheet_bytes: int = 5 * 1024 * 1024
 
 
 #: The limits used when a caller gives none.
@@ -135,11 +138,18 @@ class MimeTooDeep(ValueError):
 
 @dataclass(frozen=True)
 class AttachmentInfo:
-    """A part that is not the body: kept as a note, never read as text."""
+    """A part that is not the body: kept as a note, never read as text.
+
+    ``data``: the decoded bytes of an attachment that may be a spreadsheet (by its name or
+    type: a reply may carry our form filled in), within ``Limits.max_sheet_bytes`` for all
+    of them together; None for anything else, or one past that (which the confirmation
+    names as too large to read).
+    """
 
     filename: str | None
     content_type: str
     size: int
+    data: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -1176,6 +1186,26 @@ def _param(
     return clean_text(_decode_bytes(data, charset or "us-ascii", notes, f"{name} parameter")[0])
 
 
+#: Names and types of the attachments a spreadsheet reply may come as: ours (``.xlsx``) is
+#: read; the others are kept so the confirmation can say why they were not.
+_SHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".csv", ".ods")
+_SHEET_TYPES = frozenset(
+    {
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.ms-excel.sheet.macroenabled.12",
+        "application/vnd.ms-excel",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "text/csv",
+    }
+)
+
+
+def may_be_sheet(filename: str | None, content_type: str) -> bool:
+    """Whether an attachment may be a spreadsheet, by its name or its declared type."""
+    name = (filename or "").strip().lower()
+    return name.endswith(_SHEET_SUFFIXES) or content_type.lower() in _SHEET_TYPES
+
+
 def _filename(part: Message, defects: list[str]) -> str | None:
     name = _param(part, "filename", "content-disposition", defects) or _param(
         part, "name", defects=defects
@@ -1256,12 +1286,18 @@ class _BodyPicker:
         return decoded.text
 
     def attach(self, part: Message, where: str) -> None:
+        filename = _filename(part, self.defects)
+        content_type = part.get_content_type()
+        data: bytes | None = None
         if isinstance(stored_payload(part), list):
             size = _entity_size(part)  # an attached message: its size as it arrived
         else:
-            size = len(_decode_transfer(part, where, []))
-        filename = _filename(part, self.defects)
-        self.attachments.append(AttachmentInfo(filename, part.get_content_type(), size))
+            body = _decode_transfer(part, where, [])
+            size = len(body)
+            kept = sum(len(a.data) for a in self.attachments if a.data is not None)
+            if kept + size <= self.limits.max_sheet_bytes and may_be_sheet(filename, content_type):
+                data = body
+        self.attachments.append(AttachmentInfo(filename, content_type, size, data))
 
     # -- selection ---------------------------------------------------------------------------
 

@@ -28,6 +28,9 @@ clearly give):
 * Approve and query of the same code in one reply is a conflict: neither is taken.
 * A code the report did not list is ignored with a note; codes match ignoring case.
 * Only the message being replied to is read (not older messages further down a thread).
+* ``[CODE choose]: FIGURE`` is the owner's choice between differing figures sent for a
+  component (``mailflow.value_choices`` asks with such a line and reads the answer with this
+  reader); a report lists no ``choose`` line, so in a report it is a code not listed.
 
 Pure: no database, no clock. The caller decides who may approve what.
 """
@@ -49,7 +52,7 @@ from mailcapture.parsing.quotes import (
 
 __all__ = ["ReportAnswer", "ReportReading", "listed_codes", "read_report_reply"]
 
-Verb = Literal["approve", "query", "comment"]
+Verb = Literal["approve", "query", "comment", "choose"]
 Source = Literal["top", "in-place", "quoted"]
 
 _VERBS: dict[str, Verb] = {
@@ -64,6 +67,9 @@ _VERBS: dict[str, Verb] = {
     "commentary": "comment",
     "note": "comment",
     "notes": "comment",
+    "choose": "choose",
+    "chosen": "choose",
+    "choice": "choose",
 }
 _VERB_RE = "|".join(sorted(_VERBS, key=len, reverse=True))
 _BULLET = r"(?:[-*•]\s+)?"

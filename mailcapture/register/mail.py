@@ -1,4 +1,5 @@
-"""The ``mail`` and ``capture`` sections of the register, as stored by the last load."""
+"""The ``mail``, ``capture`` and ``council`` sections of the register, as stored by the last
+load."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from mailcapture.db.models import ServiceSetting
-from mailcapture.register.model import CaptureSpec, MailSpec
+from mailcapture.register.model import CaptureSpec, CouncilSpec, MailSpec
 from mailcapture.settings import SettingsError
 
 
@@ -48,3 +49,14 @@ def capture_spec(value: Any) -> CaptureSpec:
             "the stored capture settings cannot be read: run `mailcapture load` again"
         ) from exc
     return CaptureSpec(plausibility_factor=factor)
+
+
+#: The ``service_settings`` key of the register's ``council`` section.
+COUNCIL_SETTING = "council"
+
+
+def council_settings(session: Session) -> CouncilSpec:
+    """The ``council`` section (the ONS area code); empty when the register has none."""
+    row = session.get(ServiceSetting, COUNCIL_SETTING)
+    code = row.value.get("ons_area_code") if row is not None else None
+    return CouncilSpec(ons_area_code=code if isinstance(code, str) else None)

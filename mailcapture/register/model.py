@@ -112,6 +112,9 @@ class IndicatorSpec:
     tolerance_kind: ToleranceKind
     targets: tuple[TargetSpec, ...]
     cumulative: bool = False
+    #: LG Inform metric id and Single Data List reference, for the government returns.
+    lg_inform_id: int | None = None
+    sdl_reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,8 @@ class MailSpec:
     separator: str
     performance_team: str
     authserv_id: str | None
+    #: Attach the spreadsheet form to every data request (``mail: request_workbook``).
+    request_workbook: bool = True
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,13 @@ class CaptureSpec:
     """The register's ``capture`` section; the defaults hold when it has none."""
 
     plausibility_factor: Decimal = Decimal(10)
+
+
+@dataclass(frozen=True)
+class CouncilSpec:
+    """The register's ``council`` section: how government returns identify the council."""
+
+    ons_area_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -201,6 +213,7 @@ class Register:
     history: list[HistoryValue] = field(default_factory=list)
     mail: MailSpec | None = None
     capture: CaptureSpec = field(default_factory=CaptureSpec)
+    council: CouncilSpec = field(default_factory=CouncilSpec)
 
     def derived_roles(self) -> dict[str, set[Role]]:
         """Roles that follow from indicators and projects, by person."""

@@ -26,6 +26,12 @@ from mailcapture.domain.enums import (
 )
 
 CODE_PATTERN = r"^[A-Za-z][A-Za-z0-9_.\- ]{0,31}$"
+#: A Single Data List reference: the collection's three digits, a hyphen and the data
+#: topic's two (``082-00`` WasteDataFlow; ``190-03`` a topic within collection 190).
+SDL_REFERENCE_PATTERN = r"^\d{3}-\d{2}$"
+#: An ONS (GSS) area code: a country letter (England, Wales, Scotland, Northern Ireland)
+#: and eight digits, e.g. ``E07000223``; the first three give the kind of area.
+ONS_AREA_CODE_PATTERN = r"^[ENSW]\d{8}$"
 COMPONENT_CODE_PATTERN = r"^[A-Za-z][A-Za-z0-9_.]{0,31}$"
 
 
@@ -56,6 +62,46 @@ Text = Annotated[str, BeforeValidator(_to_text), Field(min_length=1)]
 Code = Annotated[str, BeforeValidator(_to_text), Field(pattern=CODE_PATTERN)]
 ComponentCode = Annotated[str, BeforeValidator(_to_text), Field(pattern=COMPONENT_CODE_PATTERN)]
 Email = Annotated[str, Field(min_length=3, max_length=320)]
+
+
+def _lg_inform_id(value: Any) -> Any:
+    """A whole number such as 46 (``"46"`` too); not true/false, 46.0 or "metric 46"."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{value!r} is not an LG Inform metric id: a whole number such as 46")
+    return value
+
+
+def _matching(pattern: str, what: str) -> Any:
+    def check(value: Any) -> Any:
+        text = value.strip() if isinstance(value, str) else None
+        if text is None or not re.fullmatch(pattern, text):
+            raise ValueError(f"{value!r} is not {what}")
+        return text
+
+    return check
+
+
+LgInformId = Annotated[int, BeforeValidator(_lg_inform_id), Field(le=2_147_483_647)]
+SdlReference = Annotated[
+    str,
+    BeforeValidator(
+        _matching(
+            SDL_REFERENCE_PATTERN,
+            "a Single Data List reference: three digits, a hyphen and two digits, e.g. 082-00",
+        )
+    ),
+]
+OnsAreaCode = Annotated[
+    str,
+    BeforeValidator(
+        _matching(
+            ONS_AREA_CODE_PATTERN,
+            "an ONS area code: E, W, S or N and eight digits, e.g. E07000223",
+        )
+    ),
+]
 
 
 class Strict(BaseModel):
@@ -146,6 +192,11 @@ class IndicatorDoc(Strict):
     tolerance: Tolerance | None = None
     components: list[ComponentDoc] = []
     targets: dict[Text, Annotated[TargetDoc, BeforeValidator(_target)]] = {}
+    #: The LG Inform metric (``id.esd.org.uk/metricType/<id>``) this indicator is, for the
+    #: benchmarking export (``export returns --format lginform``).
+    lg_inform_id: LgInformId | None = None
+    #: The Single Data List collection it is returned in (``export returns --format sdl``).
+    sdl_reference: SdlReference | None = None
 
     @field_validator("targets", mode="before")
     @classmethod
@@ -153,6 +204,13 @@ class IndicatorDoc(Strict):
         if isinstance(value, dict):
             return {str(k): v for k, v in value.items()}
         return value
+
+
+class CouncilDoc(Strict):
+    """The council itself (the ``council`` section): what government returns identify it by."""
+
+    #: The ONS (GSS) code of the council's area, the first column of the LG Inform export.
+    ons_area_code: OnsAreaCode | None = None
 
 
 class MilestoneDoc(Strict):
@@ -239,6 +297,8 @@ class MailDoc(Strict):
     separator: Annotated[str, Field(min_length=1, max_length=1)] = "+"
     performance_team: Email
     authserv_id: Text | None = None
+    #: Attach the spreadsheet form (``return-<period>-<person>.xlsx``) to every data request.
+    request_workbook: bool = True
 
     model_config = ConfigDict(
         extra="forbid", str_strip_whitespace=True, frozen=True, populate_by_name=True

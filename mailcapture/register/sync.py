@@ -20,7 +20,8 @@ from mailcapture.db import models as m
 from mailcapture.db.models.base import Retirable
 from mailcapture.db.periods import PeriodStore
 from mailcapture.domain.enums import Role, SubmissionSource, SubmissionState
-from mailcapture.register.model import CaptureSpec, Register
+from mailcapture.register.mail import COUNCIL_SETTING
+from mailcapture.register.model import CaptureSpec, CouncilSpec, Register
 from mailcapture.register.validate import roles_of
 
 T = TypeVar("T", bound=m.Base)
@@ -302,6 +303,8 @@ class _Sync:
                     "escalation_owner_id": people[ind.escalation_owner].id,
                     "default_tolerance": ind.tolerance,
                     "default_tolerance_kind": ind.tolerance_kind,
+                    "lg_inform_id": ind.lg_inform_id,
+                    "sdl_reference": ind.sdl_reference,
                 },
             )
         self.retire_missing(m.Indicator, indicators, [i.code for i in reg.indicators])
@@ -528,6 +531,7 @@ class _Sync:
 
     def sync_settings(self, reg: Register) -> None:
         self.sync_capture(reg)
+        self.sync_council(reg)
         if reg.mail is None:
             return
         value = asdict(reg.mail)
@@ -550,6 +554,22 @@ class _Sync:
         elif row is not None and row.value != value:
             row.value = value
             self.changes.note("service_settings", "updated", "capture")
+
+    def sync_council(self, reg: Register) -> None:
+        """The ``council`` section (the ONS area code), stored while the register has one."""
+        row = self.session.get(m.ServiceSetting, COUNCIL_SETTING)
+        if reg.council == CouncilSpec():
+            if row is not None:
+                self.session.delete(row)
+                self.changes.note("service_settings", "removed", COUNCIL_SETTING)
+            return
+        value = asdict(reg.council)
+        if row is None:
+            self.session.add(m.ServiceSetting(key=COUNCIL_SETTING, value=value))
+            self.changes.note("service_settings", "added", COUNCIL_SETTING)
+        elif row.value != value:
+            row.value = value
+            self.changes.note("service_settings", "updated", COUNCIL_SETTING)
 
 
 def sync_register(session: Session, register: Register, now: datetime) -> Changes:

@@ -24,6 +24,7 @@ from mailcapture.register import schema
 from mailcapture.register.model import (
     CaptureSpec,
     ComponentSpec,
+    CouncilSpec,
     DepartmentSpec,
     EscalationStep,
     HistoryValue,
@@ -59,7 +60,7 @@ LIST_SECTIONS = {
     "authority": schema.AuthorityDoc,
     "bank_holidays": schema.BankHolidayDoc,
 }
-SINGLE_SECTIONS = {"timetable", "mail", "capture"}
+SINGLE_SECTIONS = {"timetable", "mail", "capture", "council"}
 MAPPING_SECTIONS = {"history"}
 
 #: Which period kinds may carry a target or history value, by collection frequency.
@@ -212,6 +213,7 @@ class _Checker:
         self.collect_timetable(register)
         self.collect_mail(register)
         self.collect_capture(register)
+        self.collect_council(register)
         self.collect_history(register)
         return register
 
@@ -339,7 +341,19 @@ class _Checker:
                     ),
                 )
         reg.components = list(components.values())
+        metrics: dict[int, Item[schema.IndicatorDoc]] = {}
         for item in items:
+            metric = item.doc.lg_inform_id
+            if metric is not None:
+                first = metrics.setdefault(metric, item)
+                if first is not item:
+                    self.problem(
+                        item.where,
+                        f"lg_inform_id {metric} is also {first.doc.code}'s "
+                        f"({first.where.file}:{first.where.at('lg_inform_id').line}): "
+                        "each LG Inform metric is one indicator",
+                        "lg_inform_id",
+                    )
             spec = self.indicator(item, areas, heads, priorities, reports, components)
             if spec is not None:
                 reg.indicators.append(spec)
@@ -395,6 +409,8 @@ class _Checker:
             tolerance_kind=tolerance_kind,
             targets=targets,
             cumulative=doc.cumulative,
+            lg_inform_id=doc.lg_inform_id,
+            sdl_reference=doc.sdl_reference,
         )
 
     def formula(
@@ -598,6 +614,7 @@ class _Checker:
                 doc.separator,
                 team,
                 doc.authserv_id,
+                doc.request_workbook,
             )
 
     def collect_capture(self, reg: Register) -> None:
@@ -608,6 +625,15 @@ class _Checker:
         doc = self.validate_one(schema.CaptureDoc, raw, where)
         if doc is not None:
             reg.capture = CaptureSpec(doc.plausibility_factor)
+
+    def collect_council(self, reg: Register) -> None:
+        found = self.single("council")
+        if found is None:
+            return
+        raw, where = found
+        doc = self.validate_one(schema.CouncilDoc, raw, where)
+        if doc is not None:
+            reg.council = CouncilSpec(doc.ons_area_code)
 
     def collect_history(self, reg: Register) -> None:
         components = {c.code: c for c in reg.components}

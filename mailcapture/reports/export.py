@@ -40,6 +40,8 @@ VALUE_COLUMNS = (
     "late",
     "estimated",
     "source",
+    #: Where an answer that was not typed came from: the spreadsheet's file, sheet and cell.
+    "origin",
 )
 
 STATUS_WORDS = {
@@ -49,6 +51,8 @@ STATUS_WORDS = {
     SubmissionState.NOT_AVAILABLE: "not available",
     #: Held until the sender confirms it: listed, but never counted (see mailflow/apply.py).
     SubmissionState.UNCONFIRMED: "unconfirmed",
+    #: Differing figures from different people, the owner asked to choose: never counted.
+    SubmissionState.CONFLICTING: "conflicting",
 }
 
 
@@ -121,6 +125,7 @@ def values_table(session: Session, period_codes: Iterable[str] | None = None) ->
                 v.late,
                 v.estimated,
                 v.source.value,
+                v.origin,
             )
         )
     for period, code, u, by, for_, message_id in session.execute(status_query):
@@ -142,6 +147,7 @@ def values_table(session: Session, period_codes: Iterable[str] | None = None) ->
                 u.late,
                 False,
                 u.source.value,
+                u.origin,
             )
         )
     rows.sort(key=lambda r: (r[0], r[1], r[6]))

@@ -376,7 +376,12 @@ def _first_reports(session: Session, codes: list[str]) -> dict[str, datetime]:
         session.execute(
             select(m.Period.code, func.min(m.ReportRun.created_at))
             .join(m.ReportRun, m.ReportRun.period_id == m.Period.id)
-            .where(m.Period.code.in_(codes))
+            .where(
+                m.Period.code.in_(codes),
+                # An owner asked to choose between figures (mailflow.value_choices) was
+                # shown no report: the question does not make the period reported.
+                m.ReportRun.report_kind != "value_choice",
+            )
             .group_by(m.Period.code)
         ).all()
     )

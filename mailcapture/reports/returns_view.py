@@ -15,6 +15,10 @@ Statuses, first match wins:
   (:func:`mailcapture.forms.due.returned_keys` and ``late_keys`` in the tick): an item
   answered by another updater of the same indicator counts for both, since nothing more
   is owed on it.
+* ``conflict``: no current answer, because people sent differing figures for the item and
+  its indicator's owner has not yet chosen between them (issue 15, part 9, see
+  :mod:`mailcapture.mailflow.value_choices`): owed still, but by a choice, not by a chase.
+  Listed in the counts only when there is one.
 * ``promised``: the current value is "not available until DATE" and DATE is still to come
   (council local date), as :func:`mailcapture.forms.due.promised_dates` reads promises. A
   promise is not a return; once its date has come with no figure, the item is owed again.
@@ -46,7 +50,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, or_, select, union
+from sqlalchemy import and_, func, or_, select, union
 from sqlalchemy.orm import Session, aliased
 
 from mailcapture.clock import LOCAL_TZ
@@ -79,6 +83,7 @@ class Escalation:
 class ReturnStatus(StrEnum):
     RECEIVED = "received"
     LATE = "late"
+    CONFLICT = "conflict"
     PROMISED = "promised"
     MISSING = "missing"
     BOUNCED = "bounced"
@@ -138,9 +143,14 @@ class ReturnsByPerson:
     lines: list[ReturnLine] = field(default_factory=list)
 
     def counts(self) -> dict[ReturnStatus, int]:
-        """Lines per status, every status present (zero included), in :data:`STATUS_ORDER`."""
+        """Lines per status, every status present (zero included; ``conflict`` only when
+        there is one), in :data:`STATUS_ORDER`."""
         found = Counter(line.status for line in self.lines)
-        return {status: found[status] for status in STATUS_ORDER}
+        return {
+            status: found[status]
+            for status in STATUS_ORDER
+            if found[status] or status is not ReturnStatus.CONFLICT
+        }
 
     def by_period(self) -> list[tuple[str, str, list[ReturnLine]]]:
         """(code, label, lines) per period, in report order: one table each on the site."""
@@ -215,7 +225,7 @@ def returns_by_person(
             ),
         )
     ).all()
-    values = _current_values(session, period_ids, now)
+    values, conflicts = _current_values(session, period_ids, now)
     statuses = _current_statuses(session, period_ids, now)
     reminders, escalations = _chases(session, period_ids, now)
 
@@ -240,6 +250,8 @@ def returns_by_person(
             bouncing = None
         if returned_at is not None:
             status = ReturnStatus.LATE if returned_at > request.due_at else ReturnStatus.RECEIVED
+        elif (item.component_id, request.period_id) in conflicts:
+            status = ReturnStatus.CONFLICT
         elif promised_for is not None and promised_for > today:
             status = ReturnStatus.PROMISED
         elif bouncing is not None:
@@ -271,11 +283,13 @@ def returns_by_person(
 
 def _current_values(
     session: Session, period_ids: Sequence[int], now: datetime
-) -> dict[tuple[int, int], tuple[datetime, date | None]]:
-    """(component, period) -> (received at, promised date or None) of each current answer.
+) -> tuple[dict[tuple[int, int], tuple[datetime, date | None]], set[tuple[int, int]]]:
+    """(component, period) -> (received at, promised date or None) of each current answer,
+    and the (component, period) pairs whose differing figures wait for the owner's choice.
 
     A figure or a plain "not available" is a return; "not available until DATE" is a promise
-    (its date returned instead). Held (unconfirmed) figures are never current, so never here.
+    (its date returned instead). Held (unconfirmed) figures are never current, so never here;
+    nor are figures waiting for a choice (``conflicting``), read in the same statement.
     """
     rows = session.execute(
         select(
@@ -286,16 +300,27 @@ def _current_values(
             m.ComponentValue.available_from,
         ).where(
             m.ComponentValue.period_id.in_(period_ids),
-            m.ComponentValue.is_current,
-            m.ComponentValue.state.in_((SubmissionState.ACCEPTED, SubmissionState.NOT_AVAILABLE)),
+            or_(
+                and_(
+                    m.ComponentValue.is_current,
+                    m.ComponentValue.state.in_(
+                        (SubmissionState.ACCEPTED, SubmissionState.NOT_AVAILABLE)
+                    ),
+                ),
+                m.ComponentValue.state == SubmissionState.CONFLICTING,
+            ),
             m.ComponentValue.received_at <= now,
         )
     )
     found: dict[tuple[int, int], tuple[datetime, date | None]] = {}
+    conflicts: set[tuple[int, int]] = set()
     for component_id, period_id, state, received_at, available_from in rows:
+        if state == SubmissionState.CONFLICTING:
+            conflicts.add((component_id, period_id))
+            continue
         promised = available_from if state == SubmissionState.NOT_AVAILABLE else None
         found[(component_id, period_id)] = (received_at, promised)
-    return found
+    return found, conflicts
 
 
 def _current_statuses(

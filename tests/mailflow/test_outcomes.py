@@ -37,6 +37,7 @@ def test_the_stored_strings_are_unchanged() -> None:
         "auto-reply", "unknown", "no-sender", "unwritable-sender", "unknown-sender",
         "no-request", "wrong-person", "expired", "applied", "unconfirmed", "rejected",
         "comment-only", "no-answers", "report-answer", "report-refused", "report-no-answers",
+        "conflict", "choice-made", "choice-refused", "choice-no-answers",
     }  # fmt: skip
     assert (COMPLAINT, FEEDBACK_REPORT, UNWRITABLE_SENDER) == (
         "complaint",

@@ -50,6 +50,10 @@ class Indicator(Retirable, Base):
     default_tolerance_kind: Mapped[ToleranceKind] = enum_column(
         ToleranceKind, default=ToleranceKind.ABSOLUTE
     )
+    #: The LG Inform metric this indicator is (``export returns --format lginform``).
+    lg_inform_id: Mapped[int | None]
+    #: The Single Data List collection it is returned in, e.g. ``082-00``.
+    sdl_reference: Mapped[str | None] = mapped_column(String(16))
 
     owner = relationship("Person", foreign_keys=[owner_id])
     escalation_owner = relationship("Person", foreign_keys=[escalation_owner_id])

@@ -43,6 +43,9 @@ class ReportRun(Base):
     and to which report. ``message_id`` lets a reply that lost the token still be matched
     by its In-Reply-To/References; after ``expires_at`` the token no longer records
     anything.
+
+    The same machinery carries the owner's choice between differing figures
+    (``report_kind`` ``value_choice``, see :mod:`mailcapture.mailflow.value_choices`).
     """
 
     __tablename__ = "report_runs"
@@ -58,6 +61,9 @@ class ReportRun(Base):
     token: Mapped[str | None] = mapped_column(String(32), unique=True)
     message_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     expires_at: Mapped[datetime | None]
+    #: A ``value_choice`` run (the owner asked to choose between differing figures): the
+    #: component; its period is ``period_id``. None for every other kind of report.
+    component_id: Mapped[int | None] = mapped_column(ForeignKey("components.id"))
 
 
 class ServiceSetting(Base):

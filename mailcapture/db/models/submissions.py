@@ -61,12 +61,19 @@ class ComponentValue(_Provenance, Base):
     value: Mapped[Decimal | None] = mapped_column(ExactDecimal)
     #: The answer exactly as typed, for the audit trail.
     raw_answer: Mapped[str | None] = mapped_column(Text)
+    #: Where an answer that was not typed came from: the spreadsheet form's file, sheet and
+    #: cell (``return-2026-04-kevin-walsh.xlsx, Return!H9``); None for a typed one.
+    origin: Mapped[str | None] = mapped_column(String(300))
     #: Why rejected, or the updater's reason for "not available".
     reason: Mapped[str | None] = mapped_column(Text)
     estimated: Mapped[bool] = mapped_column(default=False)
     late: Mapped[bool] = mapped_column(default=False)
     available_from: Mapped[date | None]
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("component_values.id"))
+    #: Who chose this figure among differing ones sent by different people (the indicator's
+    #: owner or the performance team), and when; None for a figure nobody had to choose.
+    chosen_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    chosen_at: Mapped[datetime | None]
 
 
 class MilestoneUpdate(_Provenance, Base):
@@ -83,6 +90,8 @@ class MilestoneUpdate(_Provenance, Base):
     status: Mapped[MilestoneStatus | None] = enum_column(MilestoneStatus)
     completed_on: Mapped[date | None]
     raw_answer: Mapped[str | None] = mapped_column(Text)
+    #: As :attr:`ComponentValue.origin`.
+    origin: Mapped[str | None] = mapped_column(String(300))
     reason: Mapped[str | None] = mapped_column(Text)
     late: Mapped[bool] = mapped_column(default=False)
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("milestone_updates.id"))

@@ -1,0 +1,366 @@
+"""The spreadsheet form attached to a data request (issue 16, part 2).
+
+Each request carries ``return-<period>-<person>.xlsx``: the text form's items, one row each,
+with the figures for context as formatted number cells, an Answer column checked by data
+validation (the text form's bounds; the statuses the parser reads), a Completed on column for
+milestones and a Comment column; the sheet protected but for those cells, and the request's
+reference in the cell named ``mailcapture_reference``. Built from the view alone.
+"""
+
+from __future__ import annotations
+
+import email
+import io
+import zipfile
+from datetime import UTC, datetime
+from decimal import Decimal
+from email.message import Message
+
+import pytest
+from openpyxl import load_workbook
+from openpyxl.cell.cell import Cell
+from openpyxl.workbook.workbook import Workbook
+from openpyxl.worksheet.worksheet import Worksheet
+
+from mailcapture.compose.form import ordered_codes
+from mailcapture.compose.message import Envelope, build_message
+from mailcapture.compose.render import render
+from mailcapture.compose.views import (
+    Council,
+    DeferredRequestView,
+    FormItem,
+    ItemFigures,
+    Person,
+    ReminderView,
+    RequestView,
+)
+from mailcapture.compose.workbook import (
+    REFERENCE_NAME,
+    STATUS_CHOICES,
+    XLSX_SUBTYPE,
+    form_attachments,
+    request_workbook,
+    workbook_filename,
+)
+from mailcapture.parsing.values import MilestoneStatus
+from tests.compose.samples import STATUSES, item
+
+NOW = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+COUNCIL = Council("Ashdown District Council", "performance@ashdown.example")
+KEVIN = Person("Kevin Walsh", "kevin.walsh@ashdown.example")
+TOKEN = "abcdefghijklmnop"
+
+INVOICES = item(
+    "BV8a.1",
+    "Undisputed invoices paid within 30 days",
+    "Finance",
+    indicator_title="Percentage of undisputed invoices paid within 30 days",
+    last_period="1,480",
+    same_period_last_year="1,402",
+    target="97%",
+    allowed="0 to 20,000",
+    figures=ItemFigures(
+        last_period=Decimal(1480),
+        same_period_last_year=Decimal(1402),
+        target=Decimal("97.0"),
+        target_unit="%",
+        target_decimals=1,
+        low=Decimal(0),
+        high=Decimal(20000),
+    ),
+)
+ALL_INVOICES = item(
+    "BV8a.2",
+    "All undisputed invoices",
+    "Finance",
+    indicator_title="Percentage of undisputed invoices paid within 30 days",
+    last_period="1,530",
+    allowed="0 to 20,000",
+    figures=ItemFigures(last_period=Decimal(1530), low=Decimal(0), high=Decimal(20000)),
+)
+TAX = item(
+    "BV9.1",
+    "Council tax collected",
+    "Revenues and Benefits",
+    unit="£",
+    last_period="£4,209,600.50",
+    allowed="£0 or more",
+    figures=ItemFigures(last_period=Decimal("4209600.50"), low=Decimal(0)),
+)
+SATISFACTION = item(
+    "LCS1.1",
+    "=Residents satisfied, % (survey)",  # a title that looks like a formula stays text
+    "Leisure",
+    unit="%",
+    last_period="81.5%",
+    allowed="0% to 100%",
+    figures=ItemFigures(last_period=Decimal("81.5"), low=Decimal(0), high=Decimal(100)),
+)
+MILESTONE = item(
+    "P07.M0",
+    "Leisure centre refurbishment - overall progress",
+    "Leisure centre refurbishment",
+    kind="status",
+    unit=STATUSES,
+    indicator_code=None,
+    indicator_title=None,
+    last_period="on track",
+)
+ITEMS = (INVOICES, ALL_INVOICES, TAX, SATISFACTION, MILESTONE)
+
+
+def _view(items: tuple[FormItem, ...] = ITEMS, **kw: object) -> RequestView:
+    fields: dict[str, object] = {
+        "council": COUNCIL,
+        "recipient": KEVIN,
+        "period_code": "2026-04",
+        "period_label": "April 2026",
+        "token": TOKEN,
+        "due": "Friday 15 May 2026, 5pm",
+        "items": items,
+    }
+    fields.update(kw)
+    return RequestView(**fields)  # type: ignore[arg-type]
+
+
+def _book(data: bytes) -> tuple[Workbook, Worksheet]:
+    book = load_workbook(io.BytesIO(data))
+    return book, book["Return"]
+
+
+def _cell(sheet: Worksheet, coordinate: str) -> Cell:
+    cell = sheet[coordinate]
+    assert isinstance(cell, Cell)
+    return cell
+
+
+def _rows(sheet: Worksheet) -> dict[str, int]:
+    """Item code -> its row, read from column A under the header row (8)."""
+    found = {}
+    for row in range(9, 9 + len(ITEMS) + 3):
+        code = sheet.cell(row, 1).value
+        if code:
+            found[str(code)] = row
+    return found
+
+
+def test_one_row_per_item_in_the_text_forms_order_with_its_context() -> None:
+    _, sheet = _book(request_workbook(_view()))
+    assert [sheet.cell(8, c).value for c in range(1, 11)] == [
+        "Code",
+        "Item",
+        "Unit",
+        "Last period",
+        "Same period last year",
+        "Target",
+        "Allowed range",
+        "Answer",
+        "Completed on",
+        "Comment",
+    ]
+    rows = _rows(sheet)
+    assert list(rows) == ordered_codes(ITEMS)
+    for form_item in ITEMS:
+        row = rows[form_item.code]
+        assert sheet.cell(row, 2).value == form_item.title
+        assert sheet.cell(row, 3).value == (
+            form_item.unit if form_item.kind == "value" else "status"
+        )
+        figures = form_item.figures
+        if figures is None:  # a milestone: its last status as the text form shows it
+            assert sheet.cell(row, 4).value == form_item.last_period
+            assert sheet.cell(row, 7).value == "; ".join(STATUS_CHOICES)
+            continue
+        for column, number in (
+            (4, figures.last_period),
+            (5, figures.same_period_last_year),
+            (6, figures.target),
+        ):
+            value = sheet.cell(row, column).value
+            if number is None:
+                assert value is None
+            else:
+                assert isinstance(value, int | float) and Decimal(str(value)) == number
+        assert sheet.cell(row, 7).value == form_item.allowed
+        for column in (8, 9, 10):  # nothing answered yet
+            assert sheet.cell(row, column).value is None
+
+
+def test_a_title_that_looks_like_a_formula_is_text() -> None:
+    _, sheet = _book(request_workbook(_view()))
+    cell = sheet.cell(_rows(sheet)["LCS1.1"], 2)
+    assert cell.value == SATISFACTION.title
+    assert cell.data_type == "s"
+
+
+def test_number_formats_for_uk_excel() -> None:
+    _, sheet = _book(request_workbook(_view()))
+    rows = _rows(sheet)
+
+    def fmt(code: str, column: int) -> str:
+        return str(sheet.cell(rows[code], column).number_format)
+
+    assert fmt("BV8a.1", 4) == "#,##0"  # thousands separators
+    assert fmt("BV8a.1", 6) == '#,##0.0"%"'  # the indicator's target: 97.0%, not 0.97
+    assert fmt("BV9.1", 4) == '"£"#,##0.00'  # money
+    assert fmt("BV9.1", 8) == '"£"#,##0.00'  # the answer cell too
+    assert fmt("LCS1.1", 4) == '#,##0.0"%"'
+    assert fmt("LCS1.1", 8) == '#,##0.0"%"'  # typed 81.5 is stored 81.5, shown 81.5%
+    assert fmt("P07.M0", 9) == "dd/mm/yyyy"
+    for column in (2, 4):  # the period's first and last days
+        assert sheet.cell(4, column).number_format == "dd/mm/yyyy"
+    assert sheet.cell(4, 2).value == datetime(2026, 4, 1)
+    assert sheet.cell(4, 4).value == datetime(2026, 4, 30)
+
+
+def test_the_answer_cells_are_validated_with_the_text_forms_bounds_and_statuses() -> None:
+    _, sheet = _book(request_workbook(_view()))
+    rows = _rows(sheet)
+    rules = {}
+    for rule in sheet.data_validations.dataValidation:
+        for cells in rule.sqref.ranges:
+            for row, column in cells.cells:
+                rules[(row, column)] = rule
+
+    def rule_for(code: str, column: int = 8) -> tuple[object, ...]:
+        found = rules[(rows[code], column)]
+        return (found.type, found.operator, found.formula1, found.formula2)
+
+    assert rule_for("BV8a.1") == ("decimal", "between", "0", "20000")
+    assert rule_for("BV8a.2") == ("decimal", "between", "0", "20000")
+    assert rule_for("BV9.1") == ("decimal", "greaterThanOrEqual", "0", None)
+    assert rule_for("LCS1.1") == ("decimal", "between", "0", "100")
+    statuses = rule_for("P07.M0")
+    assert statuses[:2] == ("list", None)
+    # The same vocabulary the reply parser reads.
+    assert statuses[2] == '"' + ",".join(s.value for s in MilestoneStatus) + '"'
+    assert rule_for("P07.M0", 9) == ("date", "lessThanOrEqual", "TODAY()", None)
+    assert all(rules[key].showErrorMessage for key in rules)
+    assert (rows["BV8a.1"], 9) not in rules  # no completion date for a figure
+
+
+def test_only_the_answer_and_comment_cells_are_unlocked() -> None:
+    _, sheet = _book(request_workbook(_view()))
+    assert sheet.protection.sheet
+    rows = _rows(sheet)
+    unlocked = {
+        (cell.row, cell.column)
+        for line in sheet.iter_rows(min_row=1, max_row=20, max_col=12)
+        for cell in line
+        if isinstance(cell, Cell) and not cell.protection.locked
+    }
+    expected = {(row, 8) for row in rows.values()} | {(row, 10) for row in rows.values()}
+    expected.add((rows["P07.M0"], 9))  # a milestone's Completed on
+    assert unlocked == expected
+
+
+def test_the_reference_is_in_a_named_cell() -> None:
+    book, sheet = _book(request_workbook(_view()))
+    name = book.defined_names[REFERENCE_NAME]
+    ((title, coordinate),) = list(name.destinations)
+    assert title == "Return"
+    assert _cell(book[title], coordinate.replace("$", "")).value == f"MC-{TOKEN}"
+    assert _cell(sheet, "B5").value == f"MC-{TOKEN}"  # as the text form prints it
+
+
+def test_same_view_same_bytes_with_times_from_the_view() -> None:
+    data = request_workbook(_view())
+    assert request_workbook(_view()) == data
+    book, _ = _book(data)
+    assert book.properties.created == datetime(2026, 4, 1)
+    assert book.properties.modified == datetime(2026, 4, 1)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert {info.date_time for info in archive.infolist()} == {(2026, 4, 1, 0, 0, 0)}
+    assert request_workbook(_view(period_code="2026-05", period_label="May 2026")) != data
+
+
+def test_filename_names_the_period_and_whose_return_it_is() -> None:
+    assert workbook_filename(_view()) == "return-2026-04-kevin-walsh.xlsx"
+    renee = Person("Renée O'Brien-Smith", "renee@ashdown.example")
+    assert workbook_filename(_view(recipient=renee)) == "return-2026-04-renee-o-brien-smith.xlsx"
+    # Sent to a delegate: still the principal's return.
+    delegate = _view(recipient=Person("Dee Puty", "dee@ashdown.example"), on_behalf_of=KEVIN)
+    assert workbook_filename(delegate) == "return-2026-04-kevin-walsh.xlsx"
+    assert workbook_filename(_view(recipient=Person("", "x.y@ashdown.example"))) == (
+        "return-2026-04-x-y.xlsx"
+    )
+
+
+def test_views_without_figures_show_the_display_text() -> None:
+    bare = item("BV8a.1", "Invoices", "Finance", last_period="1,480", target="97%")
+    _, sheet = _book(request_workbook(_view(items=(bare,))))
+    assert sheet.cell(9, 4).value == "1,480"
+    assert sheet.cell(9, 6).value == "97%"
+    assert not sheet.data_validations.dataValidation  # no bounds known: none checked
+
+
+def test_which_emails_carry_it() -> None:
+    view = _view()
+    deferred = DeferredRequestView(**{**view.__dict__, "promised": "8 July", "answered": "1 July"})
+    reminder = ReminderView(**view.__dict__)
+    assert [a.filename for a in form_attachments("request", view)] == [workbook_filename(view)]
+    assert len(form_attachments("deferred_request", deferred)) == 1
+    assert form_attachments("reminder", reminder) == ()
+    assert form_attachments("request", _view(items=())) == ()
+
+
+def _raw(view: RequestView, attach: bool = True) -> bytes:
+    rendered = render("request", view)
+    envelope = Envelope(
+        from_header="Ashdown Performance Team <performance@ashdown.example>",
+        to=KEVIN.email,
+        to_name=KEVIN.name,
+        reply_to=f"returns+{TOKEN}@returns.ashdown.example",
+        message_id="<abc@returns.ashdown.example>",
+    )
+    attachments = form_attachments("request", view) if attach else ()
+    return build_message(envelope, rendered, NOW, attachments=attachments)
+
+
+def _body(part: Message) -> bytes:
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload
+
+
+def test_the_request_message_carries_the_workbook_beside_its_text() -> None:
+    view = _view()
+    parts = list(email.message_from_bytes(_raw(view)).walk())
+    assert [p.get_content_type() for p in parts] == [
+        "multipart/mixed",
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+        f"application/{XLSX_SUBTYPE}",
+    ]
+    attachment = parts[-1]
+    assert attachment.get_content_disposition() == "attachment"
+    assert attachment.get_filename() == "return-2026-04-kevin-walsh.xlsx"
+    assert _body(attachment) == request_workbook(view)
+    assert f"[MC-{TOKEN}]" in _body(parts[2]).decode()  # the text form is unchanged
+
+
+def test_without_attachments_the_message_is_as_before() -> None:
+    view = _view()
+    parts = list(email.message_from_bytes(_raw(view, attach=False)).walk())
+    assert [p.get_content_type() for p in parts] == [
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+    ]
+
+
+@pytest.mark.parametrize("count", [1, 60])
+def test_size_and_speed_stay_small(count: int) -> None:
+    items = tuple(
+        item(f"X{n}.1", f"Item {n}", f"Group {n % 5}", figures=ItemFigures(low=Decimal(0)))
+        for n in range(count)
+    )
+    data = request_workbook(_view(items=items))
+    assert len(data) < 20_000
+    _, sheet = _book(data)
+    assert len(_rows_all(sheet)) == count
+
+
+def _rows_all(sheet: Worksheet) -> list[str]:
+    return [str(c.value) for c in sheet["A"][8:] if c.value]
