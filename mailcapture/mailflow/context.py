@@ -14,6 +14,7 @@ neither needs the pipeline's private names (issue 14: ``report_replies`` used to
 
 from __future__ import annotations
 
+import enum
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -94,6 +95,15 @@ class Release:
     reason: str
 
 
+class Unknown(enum.Enum):
+    """Not looked up yet (a one-member enum, so the type checker can tell it from None)."""
+
+    UNKNOWN = "unknown"
+
+
+UNKNOWN = Unknown.UNKNOWN
+
+
 class Run:
     """One message through the stages, inside one transaction."""
 
@@ -116,6 +126,13 @@ class Run:
     #: The capture settings as the pipeline's claim read them (None: read them from the
     #: database when a figure needs them).
     capture: Callable[[], CaptureSpec] | None = None
+    #: Our outbox row with the message's own Message-ID, as the claim read it: its id, or
+    #: None when there is none; ``UNKNOWN`` when the run was not claimed that way (the
+    #: classify stage then asks).
+    ours: int | Unknown | None = UNKNOWN
+    #: Our automatic emails to an address in the last hour, as the loop check read them
+    #: (the address and the count), for the confirmation's hourly limit.
+    sent_last_hour: tuple[str, int] | None = None
     #: A held reply released by the performance team (``Pipeline.release``): the hold stage
     #: records who released it and why, and lets it through.
     release: Release | None = None
@@ -169,6 +186,14 @@ class Run:
             *decoded.x_original_to,
             *decoded.envelope_to,
         ]
+
+    def sent_to(self, address: str) -> int | None:
+        """Our automatic emails to ``address`` in the last hour, if the loop check read them
+        for that address (None: ask)."""
+        known = self.sent_last_hour
+        if known is not None and known[0].lower() == address.lower():
+            return known[1]
+        return None
 
     def stage(self, name: str, result: str, detail: str | None = None) -> None:
         """One entry of the message's audit trail."""

@@ -258,6 +258,7 @@ class DataReply:
             limits=run.settings.reply_limits,
             quiet=run.quiet,
             answers_ours=run.answers_ours,
+            sent_last_hour=run.sent_to(run.person.email),
         )
         run.stage("confirm", note.result, note.note)
         if result.accepted:

@@ -32,12 +32,12 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, literal, or_, select, true
 from sqlalchemy.orm import Session
 
 from mailcapture.clock import LOCAL_TZ
 from mailcapture.db import models as m
-from mailcapture.mailflow.replies import AUTOMATIC_KINDS, Limits
+from mailcapture.mailflow.replies import AUTOMATIC_KINDS, Limits, hourly_count
 from mailcapture.parsing.quotes import line_roles, normalise_text, quote_depth
 
 __all__ = [
@@ -173,16 +173,20 @@ def last_run(stages: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
 
 
 @dataclass(frozen=True)
-class _Recent:
+class Recent:
+    """What the sender did, and what we sent them, lately (read in one statement)."""
+
     answers_last_hour: int
     quiet_today: bool
+    #: Our automatic emails to the address in the last hour (the hourly limit's count).
+    automatic_last_hour: int
 
 
-def _recent(session: Session, sender: str, now: datetime, exclude: int) -> _Recent:
+def _recent(session: Session, sender: str, now: datetime, exclude: int) -> Recent:
     day_start = datetime.combine(now.astimezone(LOCAL_TZ).date(), time(0), tzinfo=LOCAL_TZ)
     hour_ago = now - timedelta(hours=1)
     since = min(day_start, hour_ago)
-    rows = session.execute(
+    recent = (
         select(m.InboundMessage.received_at, m.InboundMessage.stages)
         .where(
             m.InboundMessage.sender == sender,
@@ -192,16 +196,27 @@ def _recent(session: Session, sender: str, now: datetime, exclude: int) -> _Rece
         )
         .order_by(m.InboundMessage.id.desc())
         .limit(_RECENT)
+        .subquery()
     )
+    automatic = hourly_count(sender, now).scalar_subquery()
+    # One row even when the sender sent nothing lately: the count, outer-joined to them.
+    one = select(literal(1).label("one")).subquery()
+    rows = session.execute(
+        select(automatic, recent.c.received_at, recent.c.stages).select_from(
+            one.outerjoin(recent, true())
+        )
+    ).all()
     answers = 0
     quiet = False
-    for received_at, stages in rows:
+    for _, received_at, stages in rows:
+        if received_at is None:
+            continue
         loop = {s.get("result") for s in last_run(stages) if s.get("stage") == "loop"}
         if QUIET in loop and received_at >= day_start:
             quiet = True
         if ANSWERS in loop and received_at > hour_ago:
             answers += 1
-    return _Recent(answers, quiet)
+    return Recent(answers, quiet, int(rows[0][0] or 0) if rows else 0)
 
 
 def quiet_reason(
@@ -211,20 +226,22 @@ def quiet_reason(
     exclude: int,
     answers_ours: bool,
     limits: Limits,
-) -> tuple[str | None, bool]:
-    """Why ``sender`` gets no automatic mail now (None: they may), and whether this message
-    is the one that made it so (``answers_ours``: it answers our automatic mail).
+) -> tuple[str | None, bool, Recent]:
+    """Why ``sender`` gets no automatic mail now (None: they may), whether this message is
+    the one that made it so (``answers_ours``: it answers our automatic mail), and what was
+    read to tell (with the hourly limit's count, for the confirmation).
 
     Quiet for the rest of the (council's) day once they answered our automatic mail more
     than ``limits.answers_per_hour`` times in an hour, this message included.
     """
     recent = _recent(session, sender, now, exclude)
     if recent.quiet_today:
-        return f"{sender} answered our automatic mail too often today (a loop?)", False
+        return f"{sender} answered our automatic mail too often today (a loop?)", False, recent
     if answers_ours and recent.answers_last_hour + 1 > limits.answers_per_hour:
         return (
             f"{sender} answered our automatic mail {recent.answers_last_hour + 1} times "
             f"within an hour (a loop?): no more automatic mail to them today",
             True,
+            recent,
         )
-    return None, False
+    return None, False, recent

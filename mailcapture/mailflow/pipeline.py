@@ -25,7 +25,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, func, literal, select, text
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from mailcapture.clock import Clock
@@ -163,6 +163,7 @@ class Pipeline:
                         session, claimed.row, mail, self.clock.now(), self.settings, self.sent
                     )
                     run.capture = claimed.capture
+                    run.ours = claimed.ours
                     run.release = release
                     run_stages(run)
                     result = _result(claimed.row)
@@ -241,8 +242,8 @@ class Pipeline:
                 .order_by(m.InboundMessage.id)
             )
             found = [tuple(f) for f in session.execute(query)]
-            waiting = [f[0].id for f in found if f[3]]
-            for claimed in (Claimed.of(f) for f in found if not f[3]):
+            waiting = [f[0].id for f in found if f[WAITS]]
+            for claimed in (Claimed.of(f) for f in found if not f[WAITS]):
                 results.append(self._one_of_batch(session, claimed))
         taken = {r.id for r in results}
         for result in results:
@@ -261,6 +262,7 @@ class Pipeline:
                 spec = claimed.mail if claimed.mail is not None else mail_settings(session)
                 run = Run(session, row, spec, self.clock.now(), self.settings, self.sent)
                 run.capture = claimed.capture
+                run.ours = claimed.ours
                 run_stages(run)
         except Exception as exc:  # deliberate: the last resort for our own bugs (process)
             if is_database_fault(exc):
@@ -308,16 +310,20 @@ class Claimed:
     row: m.InboundMessage
     mail: MailSpec | None
     capture: Callable[[], CaptureSpec]
+    #: The id of our outbox row with the message's own Message-ID (our own mail come back),
+    #: or None when there is none.
+    ours: int | None
 
     @classmethod
     def of(cls, found: Sequence[Any]) -> Claimed:
-        row, settings, captured = found[0], found[1], found[2]
+        row, settings, captured, ours = found[0], found[1], found[2], found[3]
         # The capture settings are read when a figure needs them, as capture_settings would
         # (a broken row fails the reply that needs it, not every message).
         return cls(
             row,
             MailSpec(**settings) if settings is not None else None,
             partial(capture_spec, captured),
+            ours,
         )
 
 
@@ -333,13 +339,28 @@ class Batch:
     skipped: list[int] = field(default_factory=list)
 
 
+#: The claim's columns before the ``extra`` ones: the row, the mail and capture settings,
+#: our outbox row with its Message-ID; ``process_batch``'s ``waits`` comes next.
+WAITS = 4
+
+
 def _claim_query(session: Session, *extra: Any) -> Select[Any]:
-    """Inbound rows with the mail and capture settings, locked where the database can."""
+    """Inbound rows with the mail and capture settings, locked where the database can,
+    and the id of our outbox row with the message's own Message-ID (classify's own-mail
+    check: every message needs it, and it is nearly always none)."""
     mail, capture = (
         select(m.ServiceSetting.value).where(m.ServiceSetting.key == key).scalar_subquery()
         for key in ("mail", "capture")
     )
-    query = select(m.InboundMessage, mail, capture, *extra)
+    ours = (
+        select(m.OutboxMessage.id)
+        .where(m.OutboxMessage.message_id == literal("<") + m.InboundMessage.message_id + ">")
+        .order_by(m.OutboxMessage.id)
+        .limit(1)
+        .correlate(m.InboundMessage)
+        .scalar_subquery()
+    )
+    query = select(m.InboundMessage, mail, capture, ours, *extra)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=m.InboundMessage)
     return query

@@ -27,7 +27,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from mailcapture.compose import views
@@ -133,8 +133,10 @@ _LINK = re.compile(
 )
 
 
-def over_hourly_limit(session: Session, address: str, now: datetime, limit: int) -> bool:
-    sent = session.scalar(
+def hourly_count(address: str, now: datetime) -> Select[int]:
+    """Our automatic emails to ``address`` in the hour before ``now``: the hourly limit's
+    count (a statement, so the loop check can read it with the sender's recent messages)."""
+    return (
         select(func.count())
         .select_from(m.OutboxMessage)
         .where(
@@ -143,6 +145,14 @@ def over_hourly_limit(session: Session, address: str, now: datetime, limit: int)
             m.OutboxMessage.created_at > now - timedelta(hours=1),
         )
     )
+
+
+def over_hourly_limit(
+    session: Session, address: str, now: datetime, limit: int, known: int | None = None
+) -> bool:
+    """Has ``address`` had ``limit`` automatic emails from us in the last hour? ``known``:
+    that count, read earlier in the same run (by the loop check), so not asked again."""
+    sent = known if known is not None else session.scalar(hourly_count(address, now))
     return int(sent or 0) >= limit
 
 
@@ -177,6 +187,7 @@ def queue_confirmation(
     limits: Limits,
     quiet: str | None = None,
     answers_ours: bool = False,
+    sent_last_hour: int | None = None,
 ) -> Notice:
     """Queue the confirmation; says what happened, for the message's audit trail.
 
@@ -187,6 +198,7 @@ def queue_confirmation(
     forwarder that wraps what it reflects does), a confirmation would only feed the loop,
     so it is withheld too. ``indicator_codes``: the request's indicators, as the parse
     stage read them (the commentary check needs the same set: not read again).
+    ``sent_last_hour``: the hourly limit's count for the sender, if already read.
     """
     if quiet is not None:
         return Notice(False, f"confirmation not sent: {quiet}", withheld=True)
@@ -205,7 +217,7 @@ def queue_confirmation(
             "(our email forwarded back to us?)",
             withheld=True,
         )
-    if over_hourly_limit(session, sender.email, now, limits.hourly_limit):
+    if over_hourly_limit(session, sender.email, now, limits.hourly_limit, sent_last_hour):
         return Notice(
             False, "confirmation not sent: hourly limit for this address reached", withheld=True
         )

@@ -26,7 +26,7 @@ from mailcapture.domain.enums import MessageClass, RequestState
 from mailcapture.errors import SystemFault
 from mailcapture.mailflow.apply import outstanding_items
 from mailcapture.mailflow.complaints import record_complaint
-from mailcapture.mailflow.context import Run
+from mailcapture.mailflow.context import UNKNOWN, Run
 from mailcapture.mailflow.data_replies import DataReply, find_request
 from mailcapture.mailflow.loops import (
     ANSWERS,
@@ -142,7 +142,12 @@ def _own_mail(run: Run, raw: bytes) -> bool:
         )
         run.finish(Outcome.OWN_MAIL, "our own mail came back; dropped without reply")
         return True
-    sent = outbox_row_with_id(run.session, run.row.message_id)
+    # The claim looked for our row with the message's Message-ID already (nearly always
+    # none): asked again only for a run that was not claimed so, or to read the row found.
+    if run.ours is UNKNOWN:
+        sent = outbox_row_with_id(run.session, run.row.message_id)
+    else:
+        sent = run.session.get(m.OutboxMessage, run.ours) if run.ours is not None else None
     if sent is not None:
         how = f"Message-ID of our {sent.kind} #{sent.id}"
         run.row.classification = MessageClass.AUTO_REPLY
@@ -471,14 +476,11 @@ def _check_loop(
             else "quotes our automatic email's marker line"
         )
         run.stage("loop", ANSWERS, how)
-    quiet, _ = quiet_reason(
-        run.session,
-        run.row.sender or address,
-        run.now,
-        run.row.id,
-        answers_ours,
-        run.settings.reply_limits,
+    watched = run.row.sender or address
+    quiet, _, recent = quiet_reason(
+        run.session, watched, run.now, run.row.id, answers_ours, run.settings.reply_limits
     )
+    run.sent_last_hour = (watched, recent.automatic_last_hour)
     if quiet is not None:
         run.quiet = quiet
         run.stage("loop", QUIET, quiet)
