@@ -71,12 +71,20 @@ def outlook_in_place(
     """Outlook desktop: answers typed into the unprefixed copy under a From/Sent header block;
     windows-1252, quoted-printable; Exchange's X-Auto-Response-Suppress on a human reply."""
     request = parsed(request_raw)
+    quoted = fill_in_place(plain_text(request), answers)
+    return _outlook(request, sender, top, quoted, when).as_bytes()
+
+
+def _outlook(
+    request: Message, sender: str, top: str, quoted: str, when: datetime | None
+) -> EmailMessage:
+    """Outlook desktop's reply: ``top``, then ``quoted`` (our request's text) under its
+    From/Sent header block; windows-1252 quoted-printable; its own headers."""
     when = when or datetime(2026, 5, 5, 10, 12, tzinfo=UTC)
     body = (
         f"{top}\n\n________________________________\n"
         f"From: {request['From']}\nSent: 01 May 2026 09:00\nTo: {request['To']}\n"
-        f"Subject: {' '.join(str(request['Subject']).split())}\n\n"
-        + fill_in_place(plain_text(request), answers)
+        f"Subject: {' '.join(str(request['Subject']).split())}\n\n" + quoted
     )
     msg = EmailMessage(policy=policy.SMTP)
     _headers(msg, request, sender, when, "RE: ")
@@ -84,7 +92,7 @@ def outlook_in_place(
     msg["Thread-Index"] = "AdrB7Qm5lM0w0L1vQ2e2v3NfO2mP4A=="
     msg["X-Auto-Response-Suppress"] = "All"
     msg.set_content(body, charset="windows-1252", cte="quoted-printable")
-    return msg.as_bytes()
+    return msg
 
 
 def gmail_top_posted(
@@ -400,18 +408,7 @@ def outlook_with_attachment(
     on top of the quoted request, windows-1252 quoted-printable, the file base64 after it,
     ``multipart/mixed`` as Outlook sends an attachment."""
     request = parsed(request_raw)
-    when = when or datetime(2026, 5, 5, 10, 12, tzinfo=UTC)
-    body = (
-        f"{top}\n\n________________________________\n"
-        f"From: {request['From']}\nSent: 01 May 2026 09:00\nTo: {request['To']}\n"
-        f"Subject: {' '.join(str(request['Subject']).split())}\n\n" + plain_text(request)
-    )
-    msg = EmailMessage(policy=policy.SMTP)
-    _headers(msg, request, sender, when, "RE: ")
-    msg["X-Mailer"] = "Microsoft Outlook 16.0"
-    msg["Thread-Index"] = "AdrB7Qm5lM0w0L1vQ2e2v3NfO2mP4A=="
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg.set_content(body, charset="windows-1252", cte="quoted-printable")
+    msg = _outlook(request, sender, top, plain_text(request), when)
     maintype, subtype = content_type.split("/", 1)
     msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return msg.as_bytes()
