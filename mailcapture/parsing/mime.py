@@ -1248,6 +1248,8 @@ class _BodyPicker:
         self.limits = limits
         self.truncated = truncated if truncated is not None else []
         self.attachments: list[AttachmentInfo] = []
+        #: Bytes of spreadsheet attachments kept so far (``Limits.max_sheet_bytes``).
+        self.sheet_bytes = 0
         self.first_html: _Leaf | None = None
         self._decoded: dict[int, _Decoded] = {}
 
@@ -1294,9 +1296,11 @@ class _BodyPicker:
         else:
             body = _decode_transfer(part, where, [])
             size = len(body)
-            kept = sum(len(a.data) for a in self.attachments if a.data is not None)
-            if kept + size <= self.limits.max_sheet_bytes and may_be_sheet(filename, content_type):
+            if self.sheet_bytes + size <= self.limits.max_sheet_bytes and may_be_sheet(
+                filename, content_type
+            ):
                 data = body
+                self.sheet_bytes += size
         self.attachments.append(AttachmentInfo(filename, content_type, size, data))
 
     # -- selection ---------------------------------------------------------------------------

@@ -56,7 +56,7 @@ def merge_sheet_answers(reading: FormReading, sheets: Sequence[WorkbookReading])
     merged = [a for a in reading.answers if a.kind == "comment"]
     merged += [a for a in from_sheets if a.kind == "comment"]
     for group in values.values():
-        merged.append(_settle(group))
+        merged.append(_settle(group, notes))
     return replace(reading, answers=merged, ignored=[*reading.ignored, *notes])
 
 
@@ -76,7 +76,7 @@ def _answers(row: SheetAnswer, notes: list[str]) -> list[Answer]:
     return found
 
 
-def _settle(group: list[Answer]) -> Answer:
+def _settle(group: list[Answer], notes: list[str]) -> Answer:
     """One answer for an item given once or more: the first, if they all agree.
 
     A typed line that named the item but gave nothing readable gives way to a readable
@@ -88,6 +88,8 @@ def _settle(group: list[Answer]) -> Answer:
     if not readable:
         return group[0]
     candidates = [a for a in group if a.kind == "value" or a.source == "sheet"]
+    # A typed line read as nothing is kept as a note, as when another typed line answers.
+    notes.extend(a.reason for a in group if a not in candidates and a.reason)
     if len({value_key(a.text) for a in readable}) == 1 and len(readable) == len(candidates):
         return readable[0]
     given = "; ".join(_described(a) for a in candidates)

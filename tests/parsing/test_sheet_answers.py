@@ -109,3 +109,13 @@ def test_two_rows_of_the_sheet_that_disagree_refuse_the_item() -> None:
     (answer,) = reading.answers
     assert answer.kind == "unread"
     assert "Return!H5" in answer.reason and "Return!H9" in answer.reason
+
+
+def test_a_typed_line_read_as_nothing_is_a_note_when_the_sheet_answers_the_item() -> None:
+    unread = Answer("BV8a.1", "unread", "BV8a.1 see sheet", "top", 1, "BV8a.1: no figure read")
+    reading = merge_sheet_answers(
+        FormReading([unread], ""), [ours(SheetAnswer("BV8a.1", "1870", None, cell("H5")))]
+    )
+    (answer,) = reading.answers
+    assert answer.kind == "value" and answer.text == "1870"
+    assert "BV8a.1: no figure read" in reading.ignored
