@@ -4,6 +4,7 @@ Run from the checkout::
 
     .venv/bin/python -m benchmarks.requests            # 20,000 updaters x 5 components
     .venv/bin/python -m benchmarks.requests --quick    # 500 updaters, no profile
+    .venv/bin/python -m benchmarks.requests --workbook-only   # the request's .xlsx alone
 
 For each database (a throw-away SQLite file and a throw-away PostgreSQL database, both
 removed afterwards) it builds a synthetic register (``benchmarks/_synthetic.py``) and
@@ -24,6 +25,13 @@ measures, in the same process:
    ``smtplib`` loop sending the same bytes over one connection to the same sink.
 
 Everything is on loopback, and the run stops itself after ``--time-limit`` seconds.
+
+``--workbook-only`` measures just the spreadsheet form every request carries
+(:func:`~mailcapture.compose.workbook.request_workbook`), no database: ``--updaters`` forms
+(500 with ``--quick``) for the synthetic register's requests, figures included as the tick
+gives them, built by the module and, when the checkout's tests are importable, by the openpyxl
+builder it replaced (``tests/compose/workbook_reference.py``), in alternating rounds; the
+bytes must be the same.
 """
 
 from __future__ import annotations
@@ -679,6 +687,90 @@ def _nothing() -> Iterator[None]:
     yield None
 
 
+# ------------------------------------------------------------------------- workbook only
+
+
+def workbook_views(reg: SyntheticRegister) -> list[views.RequestView]:
+    """Each updater's request as the tick builds it, figures and bounds included, for the
+    workbook (the due text and council are fixed: the form only prints them)."""
+    out = []
+    for ind in reg.indicators:
+        person = reg.updaters[ind.updater]
+        group = reg.areas[ind.service_area][1]
+        items = tuple(
+            views.FormItem(
+                code=c.code,
+                title=c.title,
+                kind="value",
+                unit=c.unit,
+                indicator_code=ind.code,
+                indicator_title=ind.title,
+                group=group,
+                last_period=format_figure(c.previous, c.unit),
+                same_period_last_year=format_figure(c.last_year, c.unit),
+                target=format_figure(ind.target, ind.unit, ind.decimals),
+                allowed=format_range(c.low, c.high, c.unit),
+                figures=views.ItemFigures(
+                    last_period=c.previous,
+                    same_period_last_year=c.last_year,
+                    target=ind.target,
+                    target_unit=ind.unit,
+                    target_decimals=ind.decimals,
+                    low=c.low,
+                    high=c.high,
+                ),
+            )
+            for c in sorted(ind.components, key=lambda c: c.code)
+        )
+        out.append(
+            views.RequestView(
+                council=views.Council("Synthetic District Council", "performance@example.org"),
+                recipient=views.Person(name=person.name, email=person.email),
+                period_code=PERIOD.code,
+                period_label=PERIOD.label,
+                token=new_token(),
+                due="Friday 15 May 2026, 5pm",
+                items=items,
+            )
+        )
+    return out
+
+
+def run_workbook_only(shape: Shape, rounds: int = 3) -> None:
+    """ms per request workbook, the module's and (if importable) the openpyxl builder's."""
+    from mailcapture.compose.workbook import request_workbook
+
+    builders: dict[str, Callable[[views.RequestView], bytes]] = {"new": request_workbook}
+    try:
+        from tests.compose.workbook_reference import reference_workbook
+    except ImportError:  # not a checkout with its tests
+        log("the openpyxl reference builder is not importable: timing the module alone")
+    else:
+        builders["openpyxl (before)"] = reference_workbook
+    forms = workbook_views(generate(shape))
+    for build in builders.values():  # imports and caches, outside the timing
+        build(forms[0])
+    best: dict[str, float] = defaultdict(lambda: float("inf"))
+    made: dict[str, list[bytes]] = {}
+    for round_ in range(rounds):
+        order = list(builders) if round_ % 2 == 0 else list(reversed(builders))
+        for name in order:
+            gc.collect()
+            start = time.perf_counter()
+            made[name] = [builders[name](view) for view in forms]
+            best[name] = min(best[name], time.perf_counter() - start)
+    sizes = [len(data) for data in made["new"]]
+    print(
+        f"{len(forms)} workbooks of {shape.components_per} items, best of {rounds} rounds, "
+        f"load {os.getloadavg()[0]:.2f}; {statistics.mean(sizes):,.0f} bytes each"
+    )
+    for name, took in best.items():
+        print(f"  {name:<18} {took / len(forms) * 1000:7.2f} ms per workbook")
+    if len(builders) > 1:
+        same = sum(a == b for a, b in zip(*made.values(), strict=True))
+        print(f"  identical bytes: {same} of {len(forms)}")
+
+
 # ------------------------------------------------------------------------- report
 
 
@@ -814,6 +906,11 @@ def main(argv: list[str] | None = None) -> int:
         "--ab", type=int, default=0, metavar="ROUNDS", help="before/after ticks, old vs new compose"
     )
     parser.add_argument("--ab-updaters", type=int, default=2_000, help="register size for --ab")
+    parser.add_argument(
+        "--workbook-only",
+        action="store_true",
+        help="time the request workbook alone (no database), before and after",
+    )
     parser.add_argument("--time-limit", type=int, help="stop after this many seconds (5400)")
     parser.add_argument(
         "--postgres-url",
@@ -839,6 +936,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     started = time.perf_counter()
     print(f"mailcapture requests benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", flush=True)
+    if args.workbook_only:
+        with time_limit(args.time_limit):
+            run_workbook_only(shape)
+        return 0
     try:
         with time_limit(args.time_limit):
             reg = generate(shape)

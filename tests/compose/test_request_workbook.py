@@ -16,7 +16,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from email.message import Message
 
+import openpyxl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 from openpyxl.cell.cell import Cell
 from openpyxl.workbook.workbook import Workbook
@@ -44,6 +47,7 @@ from mailcapture.compose.workbook import (
 )
 from mailcapture.parsing.values import MilestoneStatus
 from tests.compose.samples import STATUSES, item
+from tests.compose.workbook_reference import reference_workbook
 
 NOW = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 COUNCIL = Council("Ashdown District Council", "performance@ashdown.example")
@@ -364,3 +368,319 @@ def test_size_and_speed_stay_small(count: int) -> None:
 
 def _rows_all(sheet: Worksheet) -> list[str]:
     return [str(c.value) for c in sheet["A"][8:] if c.value]
+
+
+# ------------------------------------------------------------ the same form as openpyxl's
+#
+# The parts are written as XML text (for speed: see the module docstring). Each view below
+# is built both ways -- by ``request_workbook`` and by the openpyxl builder it replaced
+# (``tests/compose/workbook_reference.py``) -- and what openpyxl reads back from the two must
+# be the same, cell by cell; with openpyxl 3.1.5, whose output the module reproduces, the
+# bytes must be the same too.
+
+HOSTILE = (
+    "=SUM(A1:A9)",
+    "+44 1234",
+    "-1 (a fall)",
+    "@risk",
+    "<b>\"Fish\" & chips</b> 'n' ]]>",
+    "tab\tand\r\nline ends\n",
+    "  spaced  ",
+    "emoji \U0001f600, £, € and ü",
+    "control \x01\x0b\x1f and \ufffe\uffff and \ud800 dropped",
+    "\x7f\x85\xa0",
+)
+
+
+def _odd_items() -> tuple[FormItem, ...]:
+    """Items with every kind of awkward text and figure."""
+    items = [
+        item(
+            f"ODD{n}.1",
+            text,
+            f"Group {n % 3}",
+            last_period=text,
+            allowed=text,  # an attribute (the validation's prompt) as well as a cell
+            target="" if n % 2 else text,
+            figures=ItemFigures(
+                last_period=Decimal("NaN") if n == 1 else None,
+                same_period_last_year=Decimal("Infinity") if n == 2 else None,
+                low=Decimal(n) if n % 3 else None,
+                high=Decimal(n * 1000) if n % 3 != 1 else None,
+            ),
+        )
+        for n, text in enumerate(HOSTILE)
+    ]
+    items += [
+        item(
+            "BIG.1",
+            "Large, small and negative",
+            "Figures",
+            unit="£",
+            figures=ItemFigures(
+                last_period=Decimal("123456789012.345678"),
+                same_period_last_year=Decimal("-0.000001"),
+                target=Decimal("12.3456789"),
+                target_unit="£",
+                target_decimals=9,
+                low=Decimal("-1E+3"),
+                high=Decimal("1E+12"),
+            ),
+        ),
+        item(
+            "PCT.1",
+            "Per cent, two places",
+            "Figures",
+            unit="%",
+            figures=ItemFigures(
+                last_period=Decimal("97.25"),
+                same_period_last_year=Decimal("100"),
+                target=Decimal("95"),
+                target_unit="%",
+                target_decimals=0,
+                high=Decimal("100.0"),
+            ),
+        ),
+        item("DAYS.1", "", "Figures", unit="days", figures=ItemFigures(low=Decimal(0))),
+        item("", "No code", "Figures", unit=" £ ", last_period="£5"),
+    ]
+    return (*items, MILESTONE)
+
+
+def _equivalence_views() -> dict[str, RequestView]:
+    odd = "\r\n".join(HOSTILE)
+    return {
+        "usual": _view(),
+        "delegate": _view(
+            recipient=Person("Dee Puty", "dee@ashdown.example"), on_behalf_of=Person("", "k@x")
+        ),
+        "no figures": _view(items=(item("BV8a.1", "Invoices", "Finance", target="97%"),)),
+        "milestones only": _view(items=(MILESTONE,)),
+        "no items": _view(items=()),
+        "a period we cannot read": _view(period_code="the usual", period_label="Avril £ 2026"),
+        "no number formats of its own": _view(
+            period_code="the usual", items=(item("A.1", "Plain", "Group", last_period="5"),)
+        ),
+        "nothing at all": _view(period_code="", period_label="", items=()),
+        "a quarter": _view(period_code="2026/27 Q1", period_label="Q1 2026/27"),
+        "before 1980": _view(period_code="1975-01", period_label="January 1975"),
+        "odd text everywhere": _view(
+            council=Council(f"Ashdown & {odd}", "p@x"),
+            recipient=Person(odd, "x@y"),
+            period_label=odd,
+            token="<&>",
+            due="",
+            items=_odd_items(),
+        ),
+        "a cell over Excel's limit": _view(
+            items=(item("LONG.1", "x" * 40_000 + "<", "Long", allowed="&" * 300),)
+        ),
+        "sixty items": _view(
+            items=tuple(
+                item(
+                    f"X{n}.1",
+                    f"Item {n}",
+                    f"Group {n % 5}",
+                    unit=("number", "%", "£", "days")[n % 4],
+                    figures=ItemFigures(
+                        last_period=Decimal(n) / 4, low=Decimal(0), high=Decimal(n + 1)
+                    ),
+                )
+                for n in range(60)
+            )
+        ),
+    }
+
+
+EQUIVALENCE_VIEWS = _equivalence_views()
+
+
+def _contents(data: bytes) -> dict[str, object]:
+    """All that openpyxl reads from a form that a person or the reply reader could see."""
+    book, sheet = _book(data)
+    cells = {}
+    for line in sheet.iter_rows(min_row=1, max_row=sheet.max_row, max_col=12):
+        for cell in line:
+            if not isinstance(cell, Cell):
+                continue
+            font, fill, border, align = cell.font, cell.fill, cell.border, cell.alignment
+            cells[cell.coordinate] = (
+                cell.value,
+                cell.data_type,
+                cell.number_format,
+                cell.protection.locked,
+                cell.protection.hidden,
+                (font.b, font.sz, font.name),
+                (fill.fill_type, fill.fgColor.rgb),
+                tuple(
+                    (side.style, side.color.rgb if side.color is not None else None)
+                    for side in (border.left, border.right, border.top, border.bottom)
+                ),
+                (align.horizontal, align.vertical, align.wrap_text),
+            )
+    protection = sheet.protection
+    validations = [
+        (
+            str(rule.sqref),
+            rule.type,
+            rule.operator,
+            rule.formula1,
+            rule.formula2,
+            rule.allow_blank,
+            rule.showErrorMessage,
+            rule.showInputMessage,
+            rule.errorTitle,
+            rule.error,
+            rule.promptTitle,
+            rule.prompt,
+        )
+        for rule in sheet.data_validations.dataValidation
+    ]
+    props = book.properties
+    return {
+        "sheets": book.sheetnames,
+        "names": {name: dn.attr_text for name, dn in book.defined_names.items()},
+        "print titles": sheet.print_title_rows,
+        "properties": (
+            props.creator,
+            props.lastModifiedBy,
+            props.title,
+            props.created,
+            props.modified,
+        ),
+        "dimensions": sheet.dimensions,
+        "cells": cells,
+        "merged": sorted(str(r) for r in sheet.merged_cells.ranges),
+        "widths": {k: d.width for k, d in sheet.column_dimensions.items()},
+        "heights": {k: d.height for k, d in sheet.row_dimensions.items() if d.height},
+        "freeze": sheet.freeze_panes,
+        "page": (
+            sheet.page_setup.orientation,
+            sheet.page_setup.fitToWidth,
+            sheet.page_setup.fitToHeight,
+            getattr(sheet.sheet_properties.pageSetUpPr, "fitToPage", None),
+        ),
+        "protection": {
+            key: getattr(protection, key)
+            for key in (
+                "sheet",
+                "objects",
+                "scenarios",
+                "formatCells",
+                "formatColumns",
+                "formatRows",
+                "insertColumns",
+                "insertRows",
+                "insertHyperlinks",
+                "deleteColumns",
+                "deleteRows",
+                "selectLockedCells",
+                "selectUnlockedCells",
+                "sort",
+                "autoFilter",
+                "pivotTables",
+                "password",
+            )
+        },
+        "validations": validations,
+    }
+
+
+@pytest.mark.parametrize("name", list(EQUIVALENCE_VIEWS))
+def test_openpyxl_reads_the_same_form_as_the_openpyxl_builder_wrote(name: str) -> None:
+    view = EQUIVALENCE_VIEWS[name]
+    data = request_workbook(view)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.testzip() is None  # every entry inflates to its CRC
+    assert _contents(data) == _contents(reference_workbook(view))
+
+
+@pytest.mark.skipif(
+    openpyxl.__version__ != "3.1.5", reason="the parts are those openpyxl 3.1.5 wrote"
+)
+@pytest.mark.parametrize("name", list(EQUIVALENCE_VIEWS))
+def test_the_bytes_are_the_openpyxl_builders(name: str) -> None:
+    """Byte for byte, so a request queued before the change is reproduced from its view."""
+    view = EQUIVALENCE_VIEWS[name]
+    ours, theirs = request_workbook(view), reference_workbook(view)
+    assert _parts(ours) == _parts(theirs)  # a readable difference first
+    assert ours == theirs
+
+
+def _parts(data: bytes) -> list[tuple[str, str]]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return [(info.filename, archive.read(info).decode()) for info in archive.infolist()]
+
+
+def test_text_that_looks_like_a_formula_stays_text() -> None:
+    items = tuple(item(f"F{n}.1", text, "Formulas") for n, text in enumerate(HOSTILE[:4]))
+    _, sheet = _book(request_workbook(_view(items=items)))
+    for row, text in enumerate(HOSTILE[:4], start=9):
+        cell = sheet.cell(row, 2)
+        assert (cell.value, cell.data_type) == (text, "s")
+    with zipfile.ZipFile(io.BytesIO(request_workbook(_view(items=items)))) as archive:
+        assert b"<f>" not in archive.read("xl/worksheets/sheet1.xml")
+
+
+def test_characters_a_workbook_cannot_hold_are_dropped() -> None:
+    _, sheet = _book(request_workbook(EQUIVALENCE_VIEWS["odd text everywhere"]))
+    rows = {str(cell.value): cell.row for cell in sheet["A"][8:] if cell.value}
+    assert sheet.cell(rows["ODD8.1"], 2).value == "control  and  and  dropped"
+    assert sheet.cell(rows["ODD5.1"], 2).value == "tab\tand\r\nline ends\n"
+    assert sheet.cell(rows["ODD6.1"], 2).value == "  spaced  "
+
+
+_ANY_TEXT = st.text(
+    st.characters(codec=None, exclude_categories=()) | st.sampled_from("=+-@&<>\"'\r\n\t "),
+    max_size=12,
+)
+_FIGURE = st.none() | st.decimals(allow_nan=True, allow_infinity=True, places=None).filter(
+    lambda d: not d.is_finite() or abs(d.adjusted()) < 12
+)
+
+
+@st.composite
+def _any_item(draw: st.DrawFn, code: str) -> FormItem:
+    if draw(st.booleans()):
+        return item(code, draw(_ANY_TEXT), "G", kind="status", unit="s", last_period="on track")
+    return item(
+        code,
+        draw(_ANY_TEXT),
+        draw(_ANY_TEXT),
+        unit=draw(st.sampled_from(["number", "%", "£", "days", " £ "]) | _ANY_TEXT),
+        last_period=draw(_ANY_TEXT),
+        target=draw(_ANY_TEXT),
+        allowed=draw(_ANY_TEXT),
+        figures=draw(
+            st.none()
+            | st.builds(
+                ItemFigures,
+                last_period=_FIGURE,
+                same_period_last_year=_FIGURE,
+                target=_FIGURE,
+                target_unit=st.sampled_from(["%", "£", ""]),
+                target_decimals=st.none() | st.integers(-2, 9),
+                low=_FIGURE.filter(lambda d: d is None or d.is_finite()),
+                high=_FIGURE.filter(lambda d: d is None or d.is_finite()),
+            )
+        ),
+    )
+
+
+@pytest.mark.skipif(
+    openpyxl.__version__ != "3.1.5", reason="the parts are those openpyxl 3.1.5 wrote"
+)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_view_gives_the_openpyxl_builders_bytes(data: st.DataObject) -> None:
+    count = data.draw(st.integers(0, 6))
+    items = tuple(data.draw(_any_item(f"C{n}.1")) for n in range(count))
+    view = _view(
+        items=items,
+        council=Council(data.draw(_ANY_TEXT), "p@x"),
+        recipient=Person(data.draw(_ANY_TEXT), "r@x"),
+        due=data.draw(_ANY_TEXT),
+        period_code=data.draw(st.sampled_from(["2026-04", "2026/27 Q1"]) | _ANY_TEXT),
+        period_label=data.draw(_ANY_TEXT),
+    )
+    assert request_workbook(view) == reference_workbook(view)
