@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from mailcapture.errors import UserError
 
 #: The newest migration in ``mailcapture/db/migrations/versions``; update it with each one.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 
 INIT_HINT = "run `mailcapture init` first"
 

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, literal, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select, true
+from sqlalchemy.orm import Session, aliased
 
 from mailcapture.clock import LOCAL_TZ
 from mailcapture.db import models as m
@@ -44,6 +44,7 @@ __all__ = [
     "ANSWERS",
     "MARKER",
     "QUIET",
+    "about_request",
     "answered_outbox",
     "first_line",
     "last_run",
@@ -129,6 +130,42 @@ def outbox_row_with_id(session: Session, message_id: str | None) -> m.OutboxMess
     ).first()
 
 
+#: Of our automatic emails about a request (a confirmation for every reply, without end), a
+#: reply is read against the latest few, and any it names in In-Reply-To/References: a reply
+#: quotes what it answers, and a forwarder reflects what we sent last. Reading them all made
+#: each reply to a request cost more than the one before.
+SENT_ABOUT_LATEST = 5
+
+
+def about_request(request: m.DataRequest) -> ColumnElement[bool]:
+    """Our outbox rows about ``request`` that a reply to it is read against: the request and
+    what else about it is not automatic mail (reminders, forwards: a few, by the timetable),
+    and the latest :data:`SENT_ABOUT_LATEST` automatic emails about it.
+
+    The latest are those from the oldest of them on (one scalar subquery, read once), so
+    each branch of the condition stays an index lookup on both databases.
+    """
+    ours = aliased(m.OutboxMessage)
+    latest = (
+        select(ours.id)
+        .where(ours.request_id == request.id, ours.kind.in_(AUTOMATIC_KINDS))
+        .order_by(ours.id.desc())
+        .limit(SENT_ABOUT_LATEST)
+        .subquery()
+    )
+    oldest_kept = select(func.min(latest.c.id)).scalar_subquery()
+    return or_(
+        and_(
+            m.OutboxMessage.request_id == request.id,
+            or_(
+                m.OutboxMessage.kind.not_in(AUTOMATIC_KINDS),
+                m.OutboxMessage.id >= oldest_kept,
+            ),
+        ),
+        m.OutboxMessage.message_id == request.message_id,
+    )
+
+
 def answered_outbox(
     session: Session, ids: Iterable[str], request: m.DataRequest | None = None
 ) -> tuple[m.OutboxMessage | None, list[m.OutboxMessage] | None]:
@@ -149,10 +186,7 @@ def answered_outbox(
         return session.scalars(
             select(m.OutboxMessage).where(automatic).order_by(m.OutboxMessage.id)
         ).first(), None
-    about = or_(
-        m.OutboxMessage.request_id == request.id,
-        m.OutboxMessage.message_id == request.message_id,
-    )
+    about = about_request(request)
     rows = list(
         session.scalars(
             select(m.OutboxMessage)
@@ -194,7 +228,9 @@ def _recent(session: Session, sender: str, now: datetime, exclude: int) -> Recen
             m.InboundMessage.id != exclude,
             m.InboundMessage.duplicate_of_id.is_(None),
         )
-        .order_by(m.InboundMessage.id.desc())
+        # Newest first along ix_inbound_messages_sender_received (migration 0007), so
+        # the database stops after _RECENT rows of the window.
+        .order_by(m.InboundMessage.received_at.desc(), m.InboundMessage.id.desc())
         .limit(_RECENT)
         .subquery()
     )

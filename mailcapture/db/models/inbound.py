@@ -32,6 +32,10 @@ class InboundMessage(Base):
             postgresql_where=text("duplicate_of_id IS NULL"),
         ),
         Index("ix_inbound_messages_state_received", "state", "received_at"),
+        # The loop check: a sender's messages since the day began (migration 0007).
+        Index("ix_inbound_messages_sender_received", "sender", "received_at"),
+        # process_batch: is an earlier message from the sender still waiting? (0007)
+        Index("ix_inbound_messages_sender_state", "sender", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

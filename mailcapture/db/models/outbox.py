@@ -23,6 +23,8 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_messages_due", "state", "next_attempt_at"),
         Index("ix_outbox_messages_recipient_created", "recipient", "created_at"),
+        # The hourly counts of one kind of automatic mail (migration 0007).
+        Index("ix_outbox_messages_kind_created", "kind", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
