@@ -67,8 +67,8 @@ Decisions (each keeps a wrong figure from being stored silently):
 * Line numbers are 1-based, in the ``\\n``-normalised text.
 
 Linear in the text: each pass looks at a line a bounded number of times (the inline scan is
-bounded by the next form line), and the code patterns are one alternation matched at a line's
-start or searched once per line.
+bounded by the next form line), and the sender's codes are looked up by their first word at a
+line's start or where a word starts, never compiled into a pattern per reply (see _Words).
 """
 
 from __future__ import annotations
@@ -205,7 +205,12 @@ def find_form_lines(text: str, checkpoint: Checkpoint = _go_on) -> list[FormLine
     Tolerates spaces before the colon and the full-width colon. Does not join a wrapped answer
     from the next line (see the module docstring).
     """
-    lines = normalise_text(text).split("\n")
+    return _form_lines(normalise_text(text).split("\n"), checkpoint)
+
+
+def _form_lines(lines: Sequence[str], checkpoint: Checkpoint = _go_on) -> list[FormLine]:
+    """:func:`find_form_lines` on lines already normalised (``normalise_text`` changes
+    nothing the second time), so a reader's text is not normalised once more."""
     found = []
     for i, line in enumerate(lines):
         if i % CHECK_EVERY == CHECK_EVERY - 1:
@@ -221,14 +226,21 @@ def find_form_lines(text: str, checkpoint: Checkpoint = _go_on) -> list[FormLine
 # --------------------------------------------------------------------------------------------
 
 
+# The fixed patterns of the per-reply path are compiled here, once: re's own cache of 512
+# patterns would otherwise have to hold them.
+_WS_RUN = re.compile(r"\s+")
+_THOUSANDS_GAP = re.compile(r"(?<=\d)[, ](?=\d{3}\b)")
+_UNIT_SUFFIX = re.compile(r"\s*\([^()]*\)$")
+
+
 def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().casefold()
+    return _WS_RUN.sub(" ", text).strip().casefold()
 
 
 def value_key(text: str) -> str:
     """Two spellings of the same answer compare equal: 1,234 / 1234 / '1234.'."""
     t = _norm(text).rstrip(".")
-    return re.sub(r"(?<=\d)[, ](?=\d{3}\b)", "", t)
+    return _THOUSANDS_GAP.sub("", t)
 
 
 @dataclass
@@ -255,7 +267,7 @@ class _SentForm:
     def from_text(cls, text: str) -> _SentForm:
         items: dict[tuple[str, Kind], _SentItem] = {}
         raw_lines = normalise_text(text).split("\n")
-        form_lines = {fl.line_no - 1: fl for fl in find_form_lines(text)}
+        form_lines = {fl.line_no - 1: fl for fl in _form_lines(raw_lines)}
         for fl in form_lines.values():
             item = items.setdefault((fl.code.casefold(), fl.kind), _SentItem(fl.label, set()))
             item.answers.add(_norm(fl.answer))
@@ -288,7 +300,7 @@ class _SentForm:
             return []
         label = _norm(item.label)
         stems: list[tuple[str, bool]] = []
-        for stem in dict.fromkeys((label, re.sub(r"\s*\([^()]*\)$", "", label))):
+        for stem in dict.fromkeys((label, _UNIT_SUFFIX.sub("", label))):
             cut = stem.endswith(("...", "…"))
             stem = stem.rstrip(".…").rstrip() if cut else stem
             if stem:
@@ -334,6 +346,10 @@ class _Read:
     unclear: bool = False
 
 
+_LABEL_THEN_ANSWER = re.compile(r"\s*(?:[:：]\s*(?P<answer>.*))?", re.IGNORECASE)
+_LABEL_THEN_TEXT = re.compile(r"\s+(?P<after>[^:：]+)", re.IGNORECASE)
+
+
 def _read_against_sent(fl: FormLine, raw: str, item: _SentItem | None) -> _Read:
     """The answer on a form line, using the label we sent to find where the answer starts.
 
@@ -344,11 +360,17 @@ def _read_against_sent(fl: FormLine, raw: str, item: _SentItem | None) -> _Read:
         return _Read(fl.answer, matches_sent_label=False)
     m = _BRACKETED.fullmatch(strip_quote_prefix(raw))
     rest = m.group("rest") if m else ""
-    words = r"\s+".join(re.escape(w) for w in item.label.split())
-    hit = re.fullmatch(rf"\s*{words}\s*(?:[:：]\s*(?P<answer>.*))?", rest, re.IGNORECASE)
+    # Our label, then ":" and the answer, or an answer with no colon. Matched as
+    # ``\s*LABEL\s*(?:[:：]\s*(?P<answer>.*))?`` and ``\s*LABEL\s+(?P<after>[^:：]+)`` were
+    # (LABEL any case, any run of spaces between its words), without compiling a pattern
+    # per label: labels differ from updater to updater (see _Words). The label is stripped
+    # and not empty, so it starts after all the leading spaces and ends in one place.
+    lead = _LEAD_WS.match(rest)
+    end = _words(item.label).end(rest, lead.end() if lead else 0)
+    hit = _LABEL_THEN_ANSWER.fullmatch(rest, end) if end is not None else None
     if hit:
         return _Read((hit.group("answer") or "").strip(), matches_sent_label=True)
-    hit = re.fullmatch(rf"\s*{words}\s+(?P<after>[^:：]+)", rest, re.IGNORECASE)
+    hit = _LABEL_THEN_TEXT.fullmatch(rest, end) if end is not None else None
     if hit:
         return _Read(hit.group("after").strip(), matches_sent_label=True)
     if rest.strip() and _norm(item.label).startswith(_norm(rest)):
@@ -368,34 +390,341 @@ def _code_regex(code: str) -> str:
     return r"\s+".join(re.escape(part) for part in code.split())
 
 
-@lru_cache(maxsize=256)
-def _line_start_pattern(codes: tuple[str, ...]) -> re.Pattern[str]:
+# The code patterns used to be one compiled alternation of the sender's codes per reply
+# (``\s*BULLET(?P<open>\[\s*)?(?P<code>CODE1|CODE2|...)BOUNDARY(...)(?(open)\s*\])(?P<rest>.*)``,
+# IGNORECASE, longest first). Every updater has codes of their own and replies about once a
+# month, so no cache ever held that pattern and compiling it cost more than the rest of
+# reading the reply. Now only the fixed parts are compiled, once; a code is matched as its
+# literal characters and whitespace runs, which is all ``_code_regex`` ever asks of the text.
+# The results are those of the alternation exactly (tests/parsing/test_form_code_match.py
+# compares them line by line), because:
+#
+# * A code's characters are never whitespace (they come from ``str.split``) and no
+#   non-whitespace character matches whitespace when letter case is ignored, so a ``\s+`` in
+#   a code takes the whole run of spaces and a code starts at no space: where a code matches
+#   at a place, it matches one way, and the optional bullet, ``[`` and leading spaces of the
+#   line start have one useful length each (the longest).
+# * At one place in a line, codes that match are the same code in another case or spacing
+#   (the same text) or one starts the other, and then the longer has the longer pattern: the
+#   alternation's order, longest pattern first, tried place by place in the order the
+#   engine backtracks (bullet and ``[``, bullet, ``[``, neither), is kept.
+# * Letter case: two ASCII characters match when ``str.lower`` makes them equal, the same
+#   character always matches itself, and any other pair is left to the very pattern the
+#   alternation used for that code (compiled then, and cached). Which codes are tried at a
+#   place is found by their first word in lower case; a non-ASCII character of the text
+#   stands there for the one ASCII letter ``re`` says it matches (the Kelvin sign for k),
+#   or for none.
+
+_LEAD_WS = re.compile(r"\s*")
+_BULLET_MARK = re.compile(r"[-*•]\s+")
+_OPEN_BRACKET = re.compile(r"\[\s*")
+_CODE_BOUNDARY = r"(?![A-Za-z0-9]|\.[A-Za-z0-9])"
+_AFTER_CODE = rf"{_CODE_BOUNDARY}(?:\s+(?P<comment>{_COMMENT_WORD})(?![A-Za-z0-9]))?"
+#: What follows a code at a line's start, without and with the ``[`` opened before it.
+_CODE_REST = re.compile(rf"{_AFTER_CODE}(?P<rest>.*)", re.IGNORECASE)
+_CODE_REST_CLOSED = re.compile(rf"{_AFTER_CODE}\s*\](?P<rest>.*)", re.IGNORECASE)
+_CODE_END = re.compile(_CODE_BOUNDARY, re.IGNORECASE)
+#: Where a code named in a sentence may start: not inside a word, a number or after a dot.
+_MENTION_LOOKBEHIND = r"(?i:(?<![A-Za-z0-9.]))"
+_ASCII = tuple(chr(i) for i in range(128))
+
+
+@lru_cache(maxsize=4096)
+def _literal(ch: str) -> re.Pattern[str]:
+    """One character as a code pattern holds it: ``re.escape``, any case."""
+    return re.compile(re.escape(ch), re.IGNORECASE)
+
+
+@lru_cache(maxsize=4096)
+def _ascii_twins(ch: str) -> frozenset[str]:
+    """The ASCII characters (lower case) that a non-ASCII character matches, any case
+    (the Kelvin sign matches k, the long s matches s)."""
+    return frozenset(a.lower() for a in _ASCII if _literal(a).fullmatch(ch))
+
+
+@lru_cache(maxsize=4096)
+def _words_pattern(parts: tuple[str, ...]) -> re.Pattern[str]:
+    """The pattern the alternation held for a code (or a label): for the rare characters
+    :meth:`_Words.end` cannot compare itself."""
+    return re.compile(r"\s+".join(re.escape(part) for part in parts), re.IGNORECASE)
+
+
+class _Words:
+    """A code (or one of our labels) found in text as ``_code_regex`` finds it, any case and
+    any run of spaces between its words, without compiling a pattern for it."""
+
+    __slots__ = ("head", "lowered", "parts", "size")
+
+    def __init__(self, parts: tuple[str, ...]) -> None:
+        self.parts = parts
+        self.lowered = tuple(p.lower() if p.isascii() else "" for p in parts)
+        #: The length of its pattern: longest first, as the alternation was ordered.
+        self.size = len(_code_regex(" ".join(parts)))
+        head = parts[0] if parts else ""
+        #: Its first word in lower case, when that is ASCII (else ""): the index's key.
+        self.head = head.lower() if head.isascii() else ""
+
+    def end(self, text: str, pos: int) -> int | None:
+        """Where the words end when they start at ``pos`` in ``text``; None if they do not."""
+        start = pos
+        for i, part in enumerate(self.parts):
+            if i:
+                gap = _WS_RUN.match(text, pos)
+                if gap is None:
+                    return None
+                pos = gap.end()
+            stop = pos + len(part)
+            seg = text[pos:stop]
+            if seg != part:
+                same = _same_letters(seg, part, self.lowered[i])
+                if same is None:  # a pair of characters only the pattern can judge
+                    hit = _words_pattern(self.parts).match(text, start)
+                    return hit.end() if hit else None
+                if not same:
+                    return None
+            pos = stop
+        return pos
+
+
+def _same_letters(seg: str, part: str, lowered: str) -> bool | None:
+    """Whether ``seg`` matches ``part`` ignoring case: True, False, or None when a pair of
+    characters that are not both ASCII differs and only the compiled pattern can tell."""
+    if len(seg) != len(part):
+        return False
+    if lowered and seg.isascii():
+        return seg.lower() == lowered
+    unsure = False
+    for s, p in zip(seg, part, strict=True):
+        if s == p:
+            continue
+        if s.isascii() and p.isascii():
+            if s.lower() != p.lower():
+                return False
+        else:
+            unsure = True
+    return None if unsure else True
+
+
+@lru_cache(maxsize=4096)
+def _words(text: str) -> _Words:
+    return _Words(tuple(text.split()))
+
+
+class _CodeIndex:
+    """The sender's codes, longest pattern first, by their first word.
+
+    Only the codes whose first word the text has at a place are tried there, so a line
+    costs a few dictionary look-ups however many codes the sender has.
+    """
+
+    def __init__(self, codes: Iterable[str]) -> None:
+        parts = {tuple(c.split()) for c in codes if c.strip()}
+        self.all = tuple(sorted((_words(" ".join(p)) for p in parts), key=_by_size))
+        by_head: dict[str, list[_Words]] = {}
+        #: Codes whose first word is not ASCII (none in a real register), by first character.
+        unusual: dict[str, list[_Words]] = {}
+        for w in self.all:
+            if w.head:
+                by_head.setdefault(w.head, []).append(w)
+            else:
+                unusual.setdefault(w.parts[0][0], []).append(w)
+        self.by_head = {head: tuple(found) for head, found in by_head.items()}
+        self.lengths = sorted({len(head) for head in self.by_head}, reverse=True)
+        self.unusual = {first: tuple(found) for first, found in unusual.items()}
+        self._unusual_at: dict[str, tuple[_Words, ...]] = {}
+        #: The ASCII characters a code may start with: its own first character in either
+        #: case, and those an unusual first character matches (the long s matches s).
+        starts = {c for head in self.by_head for c in (head[0], head[0].upper())}
+        starts.update(a for a in _ASCII for f in self.unusual if _literal(f).fullmatch(a))
+        self.ascii_starts = "".join(sorted(starts))
+
+    def _unusual_for(self, ch: str) -> tuple[_Words, ...]:
+        """The unusual codes whose first character matches ``ch``, asked of ``re``."""
+        found = self._unusual_at.get(ch)
+        if found is None:
+            found = tuple(
+                w for first, ws in self.unusual.items() if _literal(first).fullmatch(ch) for w in ws
+            )
+            self._unusual_at[ch] = found
+        return found
+
+    def candidates(self, text: str, pos: int) -> Sequence[_Words]:
+        """The codes that may start at ``pos`` in ``text``, in an order that agrees with the
+        alternation's wherever two of them match there.
+
+        Two codes that match at one place are the same text or one starts the other; a
+        code with a longer first word is then the longer one (the shorter is one word,
+        ended inside the other's first word). So: longer first words first, and each
+        word's codes longest pattern first; unusual codes merged in by length.
+        """
+        first = text[pos : pos + 1]
+        if not first:
+            return ()
+        extra = self._unusual_for(first) if self.unusual else ()
+        if not first.isascii() and not _ascii_twins(first):
+            return extra  # no ASCII letter matches the character: no ASCII word starts here
+        found: list[_Words] = []
+        longest = text[pos : pos + self.lengths[0]] if self.lengths else ""
+        lowered = longest.lower() if longest.isascii() else None
+        for n in self.lengths:
+            if n > len(longest):
+                continue
+            folded = lowered[:n] if lowered is not None else _fold(longest[:n])
+            if folded is None:
+                return self.all  # a character that is the twin of two ASCII letters
+            hits = self.by_head.get(folded)
+            if hits:
+                found += hits
+        if extra:
+            return sorted([*found, *extra], key=_by_size)
+        return found
+
+
+def _fold(key: str) -> str | None:
+    """The ASCII word, in lower case, that ``key`` matches ignoring case; "" when it matches
+    none; None when it might match more than one."""
+    if key.isascii():
+        return key.lower()
+    out = []
+    for ch in key:
+        if ch.isascii():
+            out.append(ch.lower())
+            continue
+        twins = _ascii_twins(ch)
+        if not twins:
+            return ""
+        if len(twins) > 1:
+            return None
+        out.extend(twins)
+    return "".join(out)
+
+
+def _by_size(words: _Words) -> tuple[int, tuple[str, ...]]:
+    return -words.size, words.parts
+
+
+class _StartMatch:
+    """A line that starts with a code: the groups ``open``, ``code``, ``comment`` and ``rest``
+    (and spans) that the single pattern's match object gave."""
+
+    __slots__ = ("_line", "_spans")
+
+    def __init__(self, line: str, spans: dict[str | int, tuple[int, int]]) -> None:
+        self._line = line
+        self._spans = spans
+
+    def span(self, name: str | int = 0) -> tuple[int, int]:
+        return self._spans[name]
+
+    def group(self, name: str | int = 0) -> str | None:
+        start, end = self._spans[name]
+        return None if start < 0 else self._line[start:end]
+
+
+class _LineStart:
     """``CODE`` or ``[CODE]`` at the start of a line (after a bullet), then the rest.
 
     Longest codes first, and a code must end where the text's code ends (``BV8a.1`` is not
     the start of ``BV8a.10``, ``BV8a`` not of ``BV8a.1``).
     """
-    alternatives = sorted({_code_regex(c) for c in codes if c.strip()}, key=len, reverse=True)
-    if not alternatives:
-        return re.compile(r"(?!)")
-    return re.compile(
-        rf"\s*{_BULLET}(?P<open>\[\s*)?(?P<code>{'|'.join(alternatives)})"
-        r"(?![A-Za-z0-9]|\.[A-Za-z0-9])"
-        rf"(?:\s+(?P<comment>{_COMMENT_WORD})(?![A-Za-z0-9]))?(?(open)\s*\])(?P<rest>.*)",
-        re.IGNORECASE,
-    )
+
+    def __init__(self, codes: tuple[str, ...]) -> None:
+        self.index = _CodeIndex(codes)
+
+    def match(self, line: str) -> _StartMatch | None:
+        if not self.index.all:
+            return None
+        lead = _LEAD_WS.match(line)
+        w = lead.end() if lead else 0
+        bullet = _BULLET_MARK.match(line, w)
+        after = bullet.end() if bullet else w
+        opened = _OPEN_BRACKET.match(line, after)
+        if opened:
+            found = self._code_at(line, opened.end(), after)
+            if found:
+                return found
+        if bullet:
+            found = self._code_at(line, after, -1)
+            if found:
+                return found
+        return self._code_at(line, w, -1)
+
+    def _code_at(self, line: str, pos: int, open_at: int) -> _StartMatch | None:
+        if pos >= len(line):
+            return None
+        rest_pattern = _CODE_REST_CLOSED if open_at >= 0 else _CODE_REST
+        for words in self.index.candidates(line, pos):
+            end = words.end(line, pos)
+            if end is None:
+                continue
+            rest = rest_pattern.match(line, end)
+            if rest is None:
+                continue
+            return _StartMatch(
+                line,
+                {
+                    0: (0, rest.end()),
+                    "open": (open_at, pos) if open_at >= 0 else (-1, -1),
+                    "code": (pos, end),
+                    "comment": rest.span("comment"),
+                    "rest": rest.span("rest"),
+                },
+            )
+        return None
 
 
 @lru_cache(maxsize=256)
-def _mention_pattern(codes: tuple[str, ...]) -> re.Pattern[str]:
+def _line_start_pattern(codes: tuple[str, ...]) -> _LineStart:
+    """The line-start matcher for a set of codes (cheap to build; cached for repeat calls)."""
+    return _LineStart(codes)
+
+
+@dataclass(frozen=True)
+class _Mention:
+    """A code named in a line: ``group()`` and ``span()`` as the pattern's match gave them."""
+
+    line: str
+    start: int
+    end: int
+
+    def group(self) -> str:
+        return self.line[self.start : self.end]
+
+    def span(self) -> tuple[int, int]:
+        return self.start, self.end
+
+
+@lru_cache(maxsize=256)
+def _mention_scanner(ascii_starts: str) -> re.Pattern[str]:
+    """Places where one of the codes may start: where a code's first character is (few and
+    the same from reply to reply, so this cache holds them), and any non-ASCII character."""
+    chars = rf"|[{re.escape(ascii_starts)}]" if ascii_starts else ""
+    return re.compile(rf"{_MENTION_LOOKBEHIND}(?:[^\x00-\x7f]{chars})")
+
+
+class _Mentions:
     """Any of the codes anywhere in a line, as a whole code."""
-    alternatives = sorted({_code_regex(c) for c in codes if c.strip()}, key=len, reverse=True)
-    if not alternatives:
-        return re.compile(r"(?!)")
-    return re.compile(
-        rf"(?<![A-Za-z0-9.])(?:{'|'.join(alternatives)})(?![A-Za-z0-9]|\.[A-Za-z0-9])",
-        re.IGNORECASE,
-    )
+
+    def __init__(self, codes: tuple[str, ...]) -> None:
+        self.index = _CodeIndex(codes)
+        self.scanner = _mention_scanner(self.index.ascii_starts)
+
+    def search(self, line: str) -> _Mention | None:
+        if not self.index.all:
+            return None
+        for place in self.scanner.finditer(line):
+            pos = place.start()
+            for words in self.index.candidates(line, pos):
+                end = words.end(line, pos)
+                if end is not None and _CODE_END.match(line, end):
+                    return _Mention(line, pos, end)
+        return None
+
+
+@lru_cache(maxsize=256)
+def _mention_pattern(codes: tuple[str, ...]) -> _Mentions:
+    """The mention finder for a set of codes (cheap to build; cached for repeat calls)."""
+    return _Mentions(codes)
 
 
 _SEPARATORS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -443,12 +772,13 @@ def _without_title(answer: str, stems: Sequence[tuple[str, bool]]) -> str:
     for stem, cut in stems:
         if cut:
             continue
-        words = r"\s+".join(re.escape(w) for w in stem.split())
-        m = re.match(words, answer, re.IGNORECASE)
-        if m:
-            after = _AFTER_TITLE.match(answer, m.end())
-            end = after.end() if after else m.end()
-            if end == len(answer) or end > m.end():
+        # The stem at the start of the answer, as re.match(r"\s+".join(words), answer,
+        # re.IGNORECASE) found it, with no pattern compiled per title (see _Words).
+        title_end = _words(stem).end(answer, 0)
+        if title_end is not None:
+            after = _AFTER_TITLE.match(answer, title_end)
+            end = after.end() if after else title_end
+            if end == len(answer) or end > title_end:
                 return answer[end:].strip()
     return answer
 
@@ -461,27 +791,31 @@ class _Loose:
     answer: str
 
 
-def _read_line_start(body: str, pattern: re.Pattern[str], sent: _SentForm | None) -> _Loose | None:
+_TAB_GAP = re.compile(r"\s*\t\s*")
+_MINUS_FIGURE = re.compile(r"[-–\u2212]\d")
+
+
+def _read_line_start(body: str, pattern: _LineStart, sent: _SentForm | None) -> _Loose | None:
     """One line of the grammar, or None when the line does not start with a code."""
     m = pattern.match(body)
     if m is None:
         return None
-    separated = _separated(m.group("rest"))
+    separated = _separated(m.group("rest") or "")
     if separated is None:
         return None
     separator, answer = separated
-    code = m.group("code")
+    code = m.group("code") or ""
     kind: Kind = "comment" if m.group("comment") else "value"
     if kind == "value" and sent is not None:
         answer = _without_title(answer, sent.title_stems(code))
     if "\t" in answer:
-        answer = re.sub(r"\s*\t\s*", "  ", answer).strip()
+        answer = _TAB_GAP.sub("  ", answer).strip()
     # "CODE -5": a minus sign only where the item takes negative figures. Where the form we
     # sent says it does not ("Allowed: 0 to ..."), the dash separates code and figure.
     if (
         kind == "value"
         and separator == "space"
-        and re.match(r"[-–\u2212]\d", answer)
+        and _MINUS_FIGURE.match(answer)
         and sent is not None
         and code.casefold() in sent.no_negatives
     ):
@@ -500,16 +834,20 @@ _HEADER_WORDS: dict[str, tuple[str, ...]] = {
 }
 
 
+_SPACE_RUN = re.compile(r" {2,}")
+_CELL_START = re.compile(r"(?:(?<=^)|(?<=  ))\S")
+
+
 def _cells(body: str) -> list[str]:
     """A table row's cells: split on tabs when there are any, else on runs of 2+ spaces."""
     if "\t" in body:
         return [c.strip() for c in body.split("\t")]
-    return [c.strip() for c in re.split(r" {2,}", body.strip())]
+    return [c.strip() for c in _SPACE_RUN.split(body.strip())]
 
 
 def _cell_starts(body: str) -> list[int]:
     """Where each cell of a space-aligned row starts."""
-    return [m.start() for m in re.finditer(r"(?:(?<=^)|(?<=  ))\S", body)]
+    return [m.start() for m in _CELL_START.finditer(body)]
 
 
 #: How far a cell may start from its heading and still be under it.
@@ -603,7 +941,7 @@ class _Reader:
     known: dict[str, str]
     ambiguous_codes: set[str]
     form_lines: dict[int, FormLine]
-    start_pattern: re.Pattern[str] = field(default_factory=lambda: _line_start_pattern(()))
+    start_pattern: _LineStart = field(default_factory=lambda: _line_start_pattern(()))
     checkpoint: Checkpoint = _go_on
     loose_lines: set[int] = field(default_factory=set)
     candidates: list[_Candidate] = field(default_factory=list)
@@ -911,7 +1249,7 @@ def _signature_after(reader: _Reader, i: int) -> list[int]:
     return out
 
 
-def _general_comment(reader: _Reader, mentions: re.Pattern[str]) -> str:
+def _general_comment(reader: _Reader, mentions: _Mentions) -> str:
     """The sender's new text that names no code of theirs and is no greeting or sign-off.
 
     A line that names one of the sender's item codes but was not read as an answer is left
@@ -1051,7 +1389,7 @@ def read_reply(
     text = normalise_text(reply_text)
     lines = text.split("\n")
     roles = line_roles(text, checkpoint)
-    form_lines = {fl.line_no - 1: fl for fl in find_form_lines(text, checkpoint)}
+    form_lines = {fl.line_no - 1: fl for fl in _form_lines(lines, checkpoint)}
     known, ambiguous = _known_codes(known_codes)
     if sent_form_text is None:
         sent = None
