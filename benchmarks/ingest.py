@@ -380,14 +380,16 @@ _STAGES = (
     ("_claim", f"mailflow{os.sep}pipeline.py", "claim the stored row"),
     ("mail_settings", f"register{os.sep}mail.py", "load mail settings"),
     ("decode_message", f"parsing{os.sep}mime.py", "decode the reply (MIME, charsets)"),
-    ("sent_texts", f"mailflow{os.sep}pipeline.py", "what we sent: load + decode outbox rows"),
+    ("sent_texts", f"mailflow{os.sep}data_replies.py", "what we sent: decode outbox rows"),
     ("classify", f"parsing{os.sep}classify.py", "classify"),
-    ("find_request", f"mailflow{os.sep}pipeline.py", "match the request (token)"),
-    ("sender_person", f"mailflow{os.sep}pipeline.py", "find the sender"),
-    ("may_answer", f"mailflow{os.sep}pipeline.py", "authenticate"),
+    ("find_request", f"mailflow{os.sep}data_replies.py", "match the request, with its rows"),
+    ("_sender_person", f"mailflow{os.sep}stages.py", "find the sender"),
+    ("_check_loop", f"mailflow{os.sep}stages.py", "loop check (answered mail, recent)"),
+    ("may_answer", f"mailflow{os.sep}data_replies.py", "authenticate"),
     ("read_reply", f"parsing{os.sep}form.py", "read the reply (form lines)"),
     ("split_reply", f"parsing{os.sep}quotes.py", "split new text from quote"),
     ("apply", f"mailflow{os.sep}apply.py", "apply values with history"),
+    ("commentary_needed", f"mailflow{os.sep}data_replies.py", "confirmation: commentary check"),
     ("outstanding_items", f"mailflow{os.sep}apply.py", "outstanding items"),
     ("queue_confirmation", f"mailflow{os.sep}replies.py", "confirmation: limits, view"),
     ("outstanding_form", f"mailflow{os.sep}replies.py", "confirmation: outstanding form"),
@@ -403,7 +405,7 @@ Stack = tuple[tuple[str, str], ...]
 
 
 #: Stages that keep everything under them (decoding our own messages is not the reply's).
-_WHOLE = {"what we sent: load + decode outbox rows"}
+_WHOLE = {"what we sent: decode outbox rows"}
 
 
 def stage_of(stack: Stack) -> str:

@@ -49,16 +49,15 @@ from mailcapture.domain.enums import (
     SubmissionState,
 )
 from mailcapture.domain.figures import figure_problem, format_figure, format_range
-from mailcapture.domain.periods import PeriodKind, parse_period
+from mailcapture.domain.periods import parse_period
 from mailcapture.domain.plausibility import Reference, implausible
 from mailcapture.forms.due import counts_as_returned, item_key, returned_keys
+from mailcapture.mailflow.history import History, read_history, rows_after_reply
 from mailcapture.parsing.form import Answer, FormReading
 from mailcapture.parsing.values import ParsedValue, parse_status, parse_value
 from mailcapture.register.mail import capture_settings
 from mailcapture.register.model import CaptureSpec
-
-#: "last month", "last quarter", "last year": the period before, in the sender's words.
-_KIND_WORDS = {PeriodKind.MONTH: "month", PeriodKind.QUARTER: "quarter", PeriodKind.YEAR: "year"}
+from mailcapture.reports.queries import Compared, IndicatorRow, compared_with
 
 #: The parser's status words to the stored vocabulary.
 STATUS_FROM_PARSER = {
@@ -146,6 +145,20 @@ class Submitter:
     late: bool
 
 
+@dataclass(frozen=True)
+class Preloaded:
+    """What the statement that found the request read beside it (``data_replies``): the
+    lock in force on its period, and each item's component or milestone with its rows for
+    the period (the current value, the figure held for confirmation and the differing
+    figures waiting for a choice, in id order; the current status)."""
+
+    lock_id: int | None
+    components: dict[int, m.Component] = field(default_factory=dict)
+    values: tuple[m.ComponentValue, ...] = ()
+    milestones: dict[int, m.Milestone] = field(default_factory=dict)
+    statuses: dict[int, m.MilestoneUpdate] = field(default_factory=dict)
+
+
 class Applier:
     def __init__(
         self,
@@ -154,9 +167,12 @@ class Applier:
         who: Submitter,
         today: date,
         capture: Callable[[], CaptureSpec] | None = None,
+        preloaded: Preloaded | None = None,
     ) -> None:
         """``capture``: the capture settings already read with the message (by the
-        pipeline's claim), so a figure's plausibility check asks the database nothing."""
+        pipeline's claim), so a figure's plausibility check asks the database nothing.
+        ``preloaded``: the rows read with the request, so :meth:`preload` reads only the
+        history."""
         self.session = session
         self._capture = capture or partial(capture_settings, session)
         self.request = request
@@ -164,7 +180,11 @@ class Applier:
         self.today = today
         self.result = ApplyResult()
         self.items = {i.item_code.casefold(): i for i in request.items}
-        lock = lock_for(session, request.period)
+        self._preloaded = preloaded
+        if preloaded is None:
+            lock = lock_for(session, request.period)
+        else:
+            lock = session.get(m.PeriodLock, preloaded.lock_id) if preloaded.lock_id else None
         #: Why nothing can be recorded (the period or its quarter or year is locked).
         self.locked: str | None = (
             f"{lock_reason(session, lock)}; nothing was recorded: ask the performance team "
@@ -189,6 +209,10 @@ class Applier:
         self.conflicting: dict[int, list[m.ComponentValue]] = {}
         #: Whether :meth:`preload` read every item's current value and status.
         self.preloaded = False
+        #: Read by :meth:`preload` with the references: the stored points the request's
+        #: indicators are computed from, for the periods ``compared`` names.
+        self.history: History | None = None
+        self.compared: Compared | None = None
 
     def provenance(self) -> dict[str, object]:
         return {
@@ -216,21 +240,26 @@ class Applier:
             for answer in reading.answers
             if answer.kind != "comment" and (item := self.items.get(answer.code.casefold()))
         }
+        given = self._preloaded
         if component_ids:
-            self._preload_values(component_ids)
-            self._preload_references([c for c in component_ids if c in answered])
-        if milestone_ids:
+            if given is None:
+                self._preload_values(component_ids)
+            else:
+                self._values_read(component_ids, given.components, given.values)
+            self._preload_references([c for c in component_ids if c in answered], with_series=True)
+        if milestone_ids and given is None:
             self._preload_statuses(milestone_ids)
+        elif milestone_ids and given is not None:
+            self.milestones.update(given.milestones)
+            for milestone_id in milestone_ids:
+                self.current_statuses[milestone_id] = given.statuses.get(milestone_id)
         self.preloaded = True
 
     def _preload_values(self, component_ids: list[int]) -> None:
         """Each component, its current value for the period (None when there is none), its
         figure held for confirmation (None when there is none) and its differing figures
         waiting for the owner's choice, in one statement."""
-        self.held_values.update(dict.fromkeys(component_ids))
-        for component_id in component_ids:
-            self.conflicting[component_id] = []
-        for component, value in self.session.execute(
+        rows = self.session.execute(
             select(m.Component, m.ComponentValue)
             .outerjoin(
                 m.ComponentValue,
@@ -247,17 +276,33 @@ class Applier:
             )
             .where(m.Component.id.in_(component_ids))
             .order_by(m.Component.id, m.ComponentValue.id)
-        ):
-            self.components[component.id] = component
-            self.current_values.setdefault(component.id, None)
-            if value is None:
-                continue
-            if value.is_current and self.current_values[component.id] is None:
-                self.current_values[component.id] = value
+        ).all()
+        self._values_read(
+            component_ids,
+            {component.id: component for component, _ in rows},
+            tuple(value for _, value in rows if value is not None),
+        )
+
+    def _values_read(
+        self,
+        component_ids: list[int],
+        components: dict[int, m.Component],
+        values: tuple[m.ComponentValue, ...],
+    ) -> None:
+        """File the components and their rows for the period (in id order)."""
+        self.held_values.update(dict.fromkeys(component_ids))
+        for component_id in component_ids:
+            self.conflicting[component_id] = []
+            self.current_values.setdefault(component_id, None)
+        self.components.update(components)
+        for value in values:
+            component_id = value.component_id
+            if value.is_current and self.current_values[component_id] is None:
+                self.current_values[component_id] = value
             if value.state is SubmissionState.UNCONFIRMED:
-                self.held_values[component.id] = value  # ordered by id: the latest wins
+                self.held_values[component_id] = value  # ordered by id: the latest wins
             elif value.state is SubmissionState.CONFLICTING:
-                self.conflicting[component.id].append(value)
+                self.conflicting[component_id].append(value)
 
     def _preload_held(self, component_ids: list[int]) -> None:
         """Each component's figure held for confirmation for the period, if any (for a
@@ -274,48 +319,35 @@ class Applier:
         ):
             self.held_values[row.component_id] = row  # the latest wins
 
-    def _preload_references(self, component_ids: list[int]) -> None:
-        """The figures each component's answer is compared with, in one statement.
-
-        Only figures that count (current and accepted) are references: a held or rejected
-        figure is no evidence of what is normal. They are the last one before this period
-        (of the same length) and the one for the same period last year.
-        """
+    def _preload_references(self, component_ids: list[int], *, with_series: bool = False) -> None:
+        """The figures each component's answer is compared with (:func:`read_history`);
+        ``with_series``: in the same statement, the points the confirmation's commentary
+        check computes the request's indicators from (:meth:`indicator_rows`)."""
         period = self.request.period
-        this = parse_period(period.code)
-        year_before = this.same_period_last_year().code
-        last: dict[int, tuple[str, Decimal]] = {}
-        year: dict[int, Decimal] = {}
-        for component_id, value, code in self.session.execute(
-            select(m.ComponentValue.component_id, m.ComponentValue.value, m.Period.code)
-            .join(m.Period, m.Period.id == m.ComponentValue.period_id)
-            .where(
-                m.ComponentValue.component_id.in_(component_ids),
-                m.ComponentValue.is_current,
-                m.ComponentValue.state == SubmissionState.ACCEPTED,
-                m.ComponentValue.value.is_not(None),
-                m.Period.kind == period.kind,
-                m.Period.end_date < period.start_date,
-            )
-            .order_by(m.Period.end_date)
-        ):
-            assert value is not None  # the statement takes only rows with a value
-            last[component_id] = (code, value)  # ordered by end date: the latest wins
-            if code == year_before:
-                year[component_id] = value
-        for component_id in component_ids:
-            found: list[Reference] = []
-            if component_id in last:
-                code, value = last[component_id]
-                label = (
-                    f"last {_KIND_WORDS[period.kind]}"
-                    if code == this.previous().code
-                    else parse_period(code).label
-                )
-                found.append(Reference(label, value))
-            if component_id in year and last[component_id][0] != year_before:
-                found.append(Reference(parse_period(year_before).label, year[component_id]))
-            self.reference_values[component_id] = found
+        compared = compared_with(parse_period(period.code)) if with_series else None
+        history = read_history(
+            self.session,
+            period,
+            component_ids,
+            self.indicator_ids() if with_series else (),
+            compared,
+        )
+        self.reference_values.update(history.references)
+        if compared is not None:
+            self.history, self.compared = history, compared
+
+    def indicator_ids(self) -> list[int]:
+        return sorted({i.indicator_id for i in self.request.items if i.indicator_id})
+
+    def indicator_rows(self) -> list[IndicatorRow] | None:
+        """The request's indicators with this reply counted, from what :meth:`preload`
+        read and the reply wrote (one statement, for the indicators and their targets);
+        None when the preload did not read their history (a locked period's reply)."""
+        if self.history is None or self.compared is None:
+            return None
+        return rows_after_reply(
+            self.session, self.compared, self.indicator_ids(), self.history, self.current_values
+        )
 
     def _preload_statuses(self, milestone_ids: list[int]) -> None:
         """Each milestone and its current status for the period (None when there is none)."""
@@ -379,7 +411,8 @@ class Applier:
                 )
             )
             self.result.general_comment = True
-        self.session.flush()
+        # Not flushed here: the rows are written with the run's one flush at the end
+        # (issue 14), and the confirmation computes from them in memory (indicator_rows).
         return self.result
 
     # ---- values and statuses ---------------------------------------------------------

@@ -9,17 +9,20 @@ take the same match and authenticate stages and differ here (``report_replies``)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import Session, aliased, contains_eager, joinedload
 
 from mailcapture.clock import LOCAL_TZ
 from mailcapture.db import models as m
-from mailcapture.domain.enums import RequestState
+from mailcapture.domain.enums import RequestState, SubmissionState
 from mailcapture.domain.periods import parse_period
-from mailcapture.mailflow.apply import Applier, ApplyResult, Submitter
+from mailcapture.mailflow.apply import Applier, ApplyResult, Preloaded, Submitter
 from mailcapture.mailflow.context import Run
+from mailcapture.mailflow.loops import about_request
 from mailcapture.mailflow.outcomes import Outcome
 from mailcapture.mailflow.replies import queue_confirmation
 from mailcapture.mailflow.value_choices import ask_owner
@@ -29,59 +32,130 @@ from mailcapture.parsing.mime import DEFAULT_LIMITS, DecodedMessage, clean_text,
 from mailcapture.parsing.quotes import split_reply
 from mailcapture.parsing.sheet_answers import merge_sheet_answers
 from mailcapture.parsing.workbook import WorkbookReading, read_workbook
+from mailcapture.reports.commentary import needing_commentary, still_needing_commentary
+from mailcapture.reports.queries import IndicatorRow
 
-__all__ = ["DataReply", "find_request"]
+__all__ = ["DataReply", "FoundRequest", "find_request"]
 
 
-def find_request(run: Run, decoded: DecodedMessage) -> tuple[m.DataRequest | None, str]:
+@dataclass(frozen=True)
+class FoundRequest:
+    """The request a reply answers, and what its statement read beside it for apply."""
+
+    request: m.DataRequest
+    preloaded: Preloaded
+
+
+def find_request(run: Run, decoded: DecodedMessage) -> tuple[FoundRequest | None, str]:
     """The data request a reply answers: its token first, then In-Reply-To/References."""
     session, mail = run.session, run.mail
     reply = ReplyAddress(mail.reply_local, mail.separator, mail.reply_domain)
-    # The request's items and period come in the same statement: every reply needs them.
-    indicator_code = (
-        select(m.Indicator.code)
-        .where(m.Indicator.id == m.DataRequestItem.indicator_id)
-        .correlate(m.DataRequestItem)
-        .scalar_subquery()
-    )
-    request_query = select(m.DataRequest).options(
-        joinedload(m.DataRequest.items).with_expression(
-            m.DataRequestItem.indicator_code, indicator_code
-        ),
-        joinedload(m.DataRequest.period),
-        # The addressee is nearly always the sender: match then need not look them up.
-        joinedload(m.DataRequest.person),
-    )
+    query = _request_query()
     for found in find_tokens(run.recipients(), decoded.subject, reply):
-        request = (
-            session.execute(request_query.where(m.DataRequest.token == found.token))
-            .unique()
-            .scalar_one_or_none()
-        )
+        request = _read_request(session, query.where(m.DataRequest.token == found.token))
         if request is not None:
             return request, f"token in {found.where}"
     ids = [f"<{i}>" for i in (*decoded.in_reply_to, *decoded.references)]
     if ids:
-        request = (
-            session.execute(request_query.where(m.DataRequest.message_id.in_(ids)))
-            .unique()
-            .scalars()
-            .first()
-        )
+        request = _read_request(session, query.where(m.DataRequest.message_id.in_(ids)))
         if request is None:
-            request = (
-                session.execute(
-                    request_query.join(
-                        m.OutboxMessage, m.OutboxMessage.request_id == m.DataRequest.id
-                    ).where(m.OutboxMessage.message_id.in_(ids))
-                )
-                .unique()
-                .scalars()
-                .first()
-            )
+            sent = select(m.OutboxMessage.request_id).where(m.OutboxMessage.message_id.in_(ids))
+            request = _read_request(session, query.where(m.DataRequest.id.in_(sent)))
         if request is not None:
             return request, "references"
     return None, "no token, subject tag or reference matched"
+
+
+def _request_query() -> Select[Any]:
+    """The request with everything a reply to it needs, in one statement (issue 14): its
+    period, addressee and items (with each item's indicator code), the lock in force on the
+    period (its own, its quarter's or its year's: the innermost that contains it), and
+    each item's component or milestone with its rows for the period."""
+    item = m.DataRequestItem
+    indicator_code = (
+        select(m.Indicator.code)
+        .where(m.Indicator.id == item.indicator_id)
+        .correlate(item)
+        .scalar_subquery()
+    )
+    locked, asked = aliased(m.Period), aliased(m.Period)
+    lock_id = (
+        select(m.PeriodLock.id)
+        .join(locked, locked.id == m.PeriodLock.period_id)
+        .where(
+            asked.id == m.DataRequest.period_id,
+            m.PeriodLock.unlocked_at.is_(None),
+            locked.start_date <= asked.start_date,
+            locked.end_date >= asked.end_date,
+        )
+        .order_by(locked.start_date.desc(), locked.end_date, m.PeriodLock.id)
+        .limit(1)
+        .correlate(m.DataRequest)
+        .scalar_subquery()
+    )
+    value_rows = and_(
+        m.ComponentValue.component_id == item.component_id,
+        m.ComponentValue.period_id == m.DataRequest.period_id,
+        or_(
+            m.ComponentValue.is_current,
+            m.ComponentValue.state.in_((SubmissionState.UNCONFIRMED, SubmissionState.CONFLICTING)),
+        ),
+    )
+    status_row = and_(
+        m.MilestoneUpdate.milestone_id == item.milestone_id,
+        m.MilestoneUpdate.period_id == m.DataRequest.period_id,
+        m.MilestoneUpdate.is_current,
+    )
+    return (
+        select(
+            m.DataRequest, lock_id, m.Component, m.ComponentValue, m.Milestone, m.MilestoneUpdate
+        )
+        .outerjoin(item, item.request_id == m.DataRequest.id)
+        .outerjoin(m.Component, m.Component.id == item.component_id)
+        .outerjoin(m.ComponentValue, value_rows)
+        .outerjoin(m.Milestone, m.Milestone.id == item.milestone_id)
+        .outerjoin(m.MilestoneUpdate, status_row)
+        .options(
+            contains_eager(m.DataRequest.items).with_expression(
+                item.indicator_code, indicator_code
+            ),
+            joinedload(m.DataRequest.period),
+            # The addressee is nearly always the sender: match then need not look them up.
+            joinedload(m.DataRequest.person),
+        )
+        .order_by(m.DataRequest.id, item.position, m.ComponentValue.id)
+    )
+
+
+def _read_request(session: Session, query: Select[Any]) -> FoundRequest | None:
+    """The first request ``query`` finds, with the rows read beside it."""
+    rows = session.execute(query).unique().all()
+    if not rows:
+        return None
+    request = rows[0][0]
+    components: dict[int, m.Component] = {}
+    values: dict[int, m.ComponentValue] = {}
+    milestones: dict[int, m.Milestone] = {}
+    statuses: dict[int, m.MilestoneUpdate] = {}
+    for found, _, component, value, milestone, status in rows:
+        if found is not request:
+            break  # ordered by request: the first one's rows are all before
+        if component is not None:
+            components[component.id] = component
+        if value is not None:
+            values.setdefault(value.id, value)
+        if milestone is not None:
+            milestones[milestone.id] = milestone
+        if status is not None:
+            statuses[status.milestone_id] = status
+    preloaded = Preloaded(
+        lock_id=rows[0][1],
+        components=components,
+        values=tuple(values[i] for i in sorted(values)),
+        milestones=milestones,
+        statuses=statuses,
+    )
+    return FoundRequest(request, preloaded)
 
 
 class DataReply:
@@ -89,8 +163,15 @@ class DataReply:
 
     expiring = "token"
 
-    def __init__(self, request: m.DataRequest, sent: list[m.OutboxMessage] | None = None) -> None:
-        """``sent``: what we sent about the request, if match read it already."""
+    def __init__(
+        self,
+        request: m.DataRequest,
+        sent: list[m.OutboxMessage] | None = None,
+        preloaded: Preloaded | None = None,
+    ) -> None:
+        """``sent``: what we sent about the request, if match read it already;
+        ``preloaded``: what :func:`find_request` read with it."""
+        self.preloaded = preloaded
         self.request = request
         self.sent = sent
         self.addressee = request.person
@@ -98,6 +179,7 @@ class DataReply:
         self.expires_at: datetime | None = request.expires_at
         self.reading: FormReading | None = None
         self.result: ApplyResult | None = None
+        self.applier: Applier | None = None
         self.pending: list[m.DataRequestItem] = []
         #: The codes of the request's indicators, read once by parse, reused by confirm.
         self.indicator_codes: list[str] = []
@@ -130,10 +212,7 @@ class DataReply:
             return [run.sent.text(row.id, row.message_id, row.raw) for row in self.sent]
         rows = run.session.execute(
             select(m.OutboxMessage.id, m.OutboxMessage.message_id, m.OutboxMessage.raw).where(
-                or_(
-                    m.OutboxMessage.request_id == request.id,
-                    m.OutboxMessage.message_id == request.message_id,
-                )
+                about_request(request)
             )
         )
         return [run.sent.text(row_id, mid, raw) for row_id, mid, raw in rows]
@@ -216,8 +295,11 @@ class DataReply:
             late=self.late,
         )
         today = now.astimezone(LOCAL_TZ).date()
-        applier = Applier(run.session, request, who, today, run.capture)
+        applier = Applier(run.session, request, who, today, run.capture, self.preloaded)
         result = applier.apply(self.reading)
+        self.applier = applier
+        if result.conflicts:
+            run.session.flush()  # the owner's question lists the candidates as stored
         for conflict in result.conflicts:  # differing figures: the owner chooses (issue 15)
             run.stage("value-choice", "asked", ask_owner(run, request.period, conflict))
         pending = applier.outstanding()
@@ -237,6 +319,20 @@ class DataReply:
         run.stage("apply", "applied" if result.accepted else "nothing stored", self.summary)
         self.result, self.pending = result, pending
 
+    def commentary_needed(self, session: Session) -> list[tuple[IndicatorRow, str]]:
+        """The request's indicators that are red or worsening with this reply counted and
+        have no commentary, with the reason: from what the apply stage read and wrote
+        (:meth:`Applier.indicator_rows`), else (nothing was preloaded) from the reports."""
+        period = parse_period(self.request.period.code)
+        rows = self.applier.indicator_rows() if self.applier is not None else None
+        if rows is None or (self.result is not None and self.result.comments):
+            # The reports' queries read the commentary (and without rows, the figures) from
+            # the database: what the reply recorded goes there first.
+            session.flush()
+        if rows is None:
+            return needing_commentary(session, period, self.indicator_codes)
+        return still_needing_commentary(session, period, rows)
+
     def confirm(self, run: Run) -> None:
         result, reading = self.result, self.reading
         assert result is not None and reading is not None, "confirm before apply"
@@ -251,7 +347,7 @@ class DataReply:
             sender=run.person,
             result=result,
             pending=self.pending,
-            indicator_codes=self.indicator_codes,
+            commentary=self.commentary_needed,
             notes=notes,
             late=self.late,
             now=run.now,

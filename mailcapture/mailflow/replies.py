@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,7 +50,7 @@ from mailcapture.outbox.notices import (
 )
 from mailcapture.parsing.mime import DecodedMessage
 from mailcapture.register.model import MailSpec
-from mailcapture.reports.commentary import needing_commentary
+from mailcapture.reports.queries import IndicatorRow
 
 #: Our automatic answers, counted together against the hourly limit per address, so that
 #: two robots answering each other cannot keep either busy.
@@ -180,7 +180,7 @@ def queue_confirmation(
     sender: m.Person,
     result: ApplyResult,
     pending: list[m.DataRequestItem],
-    indicator_codes: Collection[str],
+    commentary: Callable[[Session], list[tuple[IndicatorRow, str]]],
     notes: list[str],
     late: bool,
     now: datetime,
@@ -196,8 +196,8 @@ def queue_confirmation(
     ``answers_ours``: the reply answers one of our automatic emails. If it also brought
     nothing (no value, correction or comment: our email forwarded back whole, as a
     forwarder that wraps what it reflects does), a confirmation would only feed the loop,
-    so it is withheld too. ``indicator_codes``: the request's indicators, as the parse
-    stage read them (the commentary check needs the same set: not read again).
+    so it is withheld too. ``commentary``: the request's indicators that need commentary,
+    with the reason, asked only when the confirmation is sent.
     ``sent_last_hour``: the hourly limit's count for the sender, if already read.
     """
     if quiet is not None:
@@ -223,7 +223,7 @@ def queue_confirmation(
         )
     principal = request.person if request.person_id != sender.id else None
     # Red or worsening indicators on this form with no commentary yet: ask for a line.
-    needed = needing_commentary(session, parse_period(request.period.code), indicator_codes)
+    needed = commentary(session)
     view = views.ConfirmationView(
         council=council(mail),
         recipient=person_view(sender),
@@ -266,6 +266,9 @@ def queue_confirmation(
         ),
         view,
         now,
+        # What the reply recorded is written with the run's one flush at its end: the
+        # confirmation's row does not depend on it (issue 14: one update of the inbound row).
+        flush_pending=False,
     )
     return Notice(True, "confirmation queued")
 

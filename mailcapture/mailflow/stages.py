@@ -398,7 +398,8 @@ def match(run: Run) -> None:
     """
     decoded = run.message
     sender_address = (decoded.from_address or run.row.sender or "").lower()
-    request, how = find_request(run, decoded)
+    found, how = find_request(run, decoded)
+    request = found.request if found is not None else None
     sender = _sender_person(run, decoded, request)
     run.stage("match", "found" if request else "none", how)
     if not sender_address:
@@ -426,7 +427,7 @@ def match(run: Run) -> None:
     if request is not None:
         run.row.request_id = request.id
         run.row.person_id = sender.id
-        run.answering = DataReply(request, sent)
+        run.answering = DataReply(request, sent, found.preloaded if found else None)
         return
     # Not a data request: perhaps an answer to a report (sign-off, query, comment).
     report_run, report_how = find_report_run(run, decoded)

@@ -79,9 +79,17 @@ def when_text(when: datetime) -> str:
 
 
 def queue_email(
-    session: Session, mail: MailSpec, out: Outgoing, view: object, now: datetime
+    session: Session,
+    mail: MailSpec,
+    out: Outgoing,
+    view: object,
+    now: datetime,
+    *,
+    flush_pending: bool = True,
 ) -> m.OutboxMessage | None:
-    """Render ``view`` as ``out.kind`` and queue it; None if its reason was queued before."""
+    """Render ``view`` as ``out.kind`` and queue it; None if its reason was queued before.
+
+    ``flush_pending``: see :func:`~mailcapture.outbox.queue.enqueue`."""
     # A request carries its spreadsheet form, made from the same view as its words, and
     # its words say so.
     attachments = form_attachments(out.kind, view) if mail.request_workbook else ()
@@ -115,6 +123,7 @@ def queue_email(
             in_reply_to_id=out.in_reply_to_id,
         ),
         now,
+        flush_pending=flush_pending,
     )
 
 

@@ -41,8 +41,14 @@ def already_queued(session: Session, dedupe_key: str) -> bool:
     return found is not None
 
 
-def enqueue(session: Session, mail: NewMail, now: datetime) -> OutboxMessage | None:
+def enqueue(
+    session: Session, mail: NewMail, now: datetime, *, flush_pending: bool = True
+) -> OutboxMessage | None:
     """Queue ``mail``; None when its ``dedupe_key`` was queued before (by anyone).
+
+    ``flush_pending`` False leaves the session's pending changes for a later flush: for a
+    caller whose row depends on none of them (a reply's confirmation, whose run writes
+    everything it changed with one flush at its end).
 
     A keyed row is one ``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING``, as
     ``store_raw`` stores a message: no savepoint around it (two statements saved on every
@@ -73,8 +79,8 @@ def enqueue(session: Session, mail: NewMail, now: datetime) -> OutboxMessage | N
         return row
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # What is pending goes first, as the savepoint this replaces flushed it.
-    session.flush()
+    if flush_pending:  # what is pending goes first, as the savepoint this replaces flushed it
+        session.flush()
     statement = (
         insert(OutboxMessage)
         .values(**values)

@@ -117,13 +117,25 @@ def needing_commentary(
     wanted = sorted(set(codes))
     if not wanted:
         return []
-    said = commentary_for(session, period, wanted)
-    found = []
-    for row in indicator_values(session, period, wanted, flags=False):
-        reason = commentary_needed(row, said.get(row.code, []))
-        if reason is not None:
-            found.append((row, reason))
-    return found
+    return still_needing_commentary(
+        session, period, indicator_values(session, period, wanted, flags=False)
+    )
+
+
+def still_needing_commentary(
+    session: Session, period: Period, rows: Iterable[IndicatorRow]
+) -> list[tuple[IndicatorRow, str]]:
+    """Those of ``rows`` (computed for ``period``) that need commentary, with the reason.
+
+    The commentary is read only for the red or worsening rows, so a form whose figures
+    are all well needs no statement at all (a reply's confirmation: issue 14).
+    """
+    candidates = [(row, commentary_needed(row, [])) for row in rows]
+    wanted = [(row, reason) for row, reason in candidates if reason is not None]
+    if not wanted:
+        return []
+    said = commentary_for(session, period, [row.code for row, _ in wanted])
+    return [(row, reason) for row, reason in wanted if not said.get(row.code)]
 
 
 def request_indicator_codes(session: Session, request_id: int) -> list[str]:

@@ -31,7 +31,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -108,6 +108,36 @@ class IndicatorRow:
         return self.current.flags
 
 
+@dataclass(frozen=True)
+class Compared:
+    """The periods a figure for ``period`` is compared with, and the codes to read for it."""
+
+    period: Period
+    previous: Period | None
+    last_year: Period | None
+    #: Every period a value behind the three figures may be stored under.
+    stored_codes: list[str]
+    #: The period and its ancestors: the targets that may apply.
+    target_codes: list[str]
+
+    @property
+    def periods(self) -> list[Period]:
+        return [p for p in (self.period, self.previous, self.last_year) if p is not None]
+
+
+def compared_with(period: Period) -> Compared:
+    previous = _safely(period.previous)
+    last_year = _safely(period.same_period_last_year)
+    periods = [p for p in (period, previous, last_year) if p is not None]
+    return Compared(
+        period,
+        previous,
+        last_year,
+        sorted({p.code for c in periods for p in _stored_periods(c)}),
+        [p.code for p in _with_ancestors(period)],
+    )
+
+
 def indicator_values(
     session: Session, period: Period, codes: Iterable[str] | None = None, *, flags: bool = True
 ) -> list[IndicatorRow]:
@@ -115,13 +145,10 @@ def indicator_values(
 
     ``flags=False`` leaves out the provisional and revised flags, and the two statements
     (sign-offs, first reports) that find them: for a caller that needs only the figures,
-    the RAG and the trend (a reply's confirmation asking for commentary).
+    the RAG and the trend.
     """
-    previous = _safely(period.previous)
-    last_year = _safely(period.same_period_last_year)
-    compared = [p for p in (period, previous, last_year) if p is not None]
-    stored_codes = sorted({p.code for c in compared for p in _stored_periods(c)})
-    target_codes = [p.code for p in _with_ancestors(period)]
+    compared = compared_with(period)
+    stored_codes = compared.stored_codes
 
     chosen = select(m.Indicator.id)
     if codes is None:
@@ -132,27 +159,50 @@ def indicator_values(
 
     indicators, links = _load_indicators(session, chosen, codes)
     series, used = _load_series(session, chosen, stored_codes, links)
-    targets = _load_targets(session, chosen, target_codes)
+    targets = _load_targets(session, chosen, compared.target_codes)
     decisions = _load_approvals(session, chosen, stored_codes) if flags else {}
     reported = (
-        _first_reports(session, sorted({p.code for p in compared} | set(stored_codes)))
+        _first_reports(session, sorted({p.code for p in compared.periods} | set(stored_codes)))
         if flags
         else {}
     )
+    return computed_rows(
+        compared, indicators, used, series, targets, decisions if flags else None, reported
+    )
 
+
+def computed_rows(
+    compared: Compared,
+    indicators: Iterable[m.Indicator],
+    used: Mapping[int, list[str]],
+    series: dict[str, ComponentSeries],
+    targets: Mapping[int, dict[str, TargetLevel]],
+    decisions: Mapping[int, dict[str, SignoffDecision]] | None = None,
+    reported: dict[str, datetime] | None = None,
+) -> list[IndicatorRow]:
+    """The rows of :func:`indicator_values` from what was read, asking the database nothing.
+
+    ``decisions`` None: no provisional flag (the caller did not read the sign-offs); an
+    empty ``reported``: no revised flag. A reply's commentary check calls this with the
+    figures its apply stage read and wrote (``mailflow.data_replies``).
+    """
+    period, previous, last_year = compared.period, compared.previous, compared.last_year
+    reported = reported or {}
     rows = []
     for ind in indicators:
         formula = _formula(ind, used.get(ind.id, []))
         computed = {}
-        for p in compared:
+        for p in compared.periods:
             if isinstance(formula, str):
                 value = IndicatorValue(ind.code, p.code, None, formula)
             else:
                 value = indicator_value(formula, ind.decimals, series, p, code=ind.code)
             if (
-                flags
+                decisions is not None
                 and value.value is not None
-                and _provisional(decisions[ind.id], ind.frequency, p, series, used.get(ind.id, []))
+                and _provisional(
+                    decisions.get(ind.id, {}), ind.frequency, p, series, used.get(ind.id, [])
+                )
             ):
                 value = value.with_flags(PROVISIONAL)
             if value.value is not None and _revised(series, used.get(ind.id, []), p, reported):
@@ -163,7 +213,7 @@ def indicator_values(
         # A year-to-date figure always falls from Q4 to Q1 and rises within the year:
         # only the same point of last year says whether it is doing better.
         before = year_ago if ind.cumulative else computed.get(previous) if previous else None
-        target = target_for(targets[ind.id], period)
+        target = target_for(targets.get(ind.id, {}), period)
         rows.append(
             IndicatorRow(
                 code=ind.code,
@@ -234,30 +284,14 @@ def _load_series(
     session: Session, chosen: Select[int], stored_codes: list[str], links: list[_Link]
 ) -> tuple[dict[str, ComponentSeries], dict[int, list[str]]]:
     """Each used component's current values, and which component codes each indicator uses."""
-    used: dict[int, list[str]] = defaultdict(list)
-    kinds: dict[int, tuple[str, Aggregation, Frequency]] = {}
-    for indicator_id, component_id, code, aggregation, frequency in links:
-        used[indicator_id].append(code)
-        kinds[component_id] = (code, aggregation, frequency)
-
+    used = used_codes(links)
     component_ids = select(m.IndicatorComponent.component_id).where(
         m.IndicatorComponent.indicator_id.in_(chosen)
     )
     points: dict[int, dict[str, ComponentPoint]] = defaultdict(dict)
     if stored_codes:
         result = session.execute(
-            select(
-                m.ComponentValue.component_id,
-                m.Period.code,
-                m.ComponentValue.state,
-                m.ComponentValue.value,
-                m.ComponentValue.reason,
-                m.ComponentValue.late,
-                m.ComponentValue.estimated,
-                m.ComponentValue.source,
-                m.ComponentValue.replaces_id,
-                m.ComponentValue.received_at,
-            )
+            select(m.ComponentValue.component_id, m.Period.code, *POINT_COLUMNS)
             .join(m.Period, m.Period.id == m.ComponentValue.period_id)
             .where(
                 m.ComponentValue.is_current,
@@ -268,24 +302,113 @@ def _load_series(
                 m.ComponentValue.component_id.in_(component_ids),
             )
         )
-        for row in result:
-            component_id, period_code, state, value, reason, late, estimated, source = row[:8]
-            historical = source is SubmissionSource.HISTORY
-            corrected = row.received_at if row.replaces_id is not None else None
-            if state is SubmissionState.NOT_AVAILABLE:
-                point = ComponentPoint(
-                    None, reason or "", late, estimated, historical, corrected_at=corrected
-                )
-            else:
-                point = ComponentPoint(
-                    value, None, late, estimated, historical, corrected_at=corrected
-                )
-            points[component_id][period_code] = point
-    series = {
-        code: ComponentSeries(code, aggregation, frequency, points.get(component_id, {}))
-        for component_id, (code, aggregation, frequency) in kinds.items()
+        for component_id, period_code, *point in result:
+            points[component_id][period_code] = component_point(*point)
+    return series_of(links, points), used
+
+
+#: The columns :func:`component_point` takes, in its order (after component id and code).
+POINT_COLUMNS = (
+    m.ComponentValue.state,
+    m.ComponentValue.value,
+    m.ComponentValue.reason,
+    m.ComponentValue.late,
+    m.ComponentValue.estimated,
+    m.ComponentValue.source,
+    m.ComponentValue.replaces_id,
+    m.ComponentValue.received_at,
+)
+
+
+def component_point(
+    state: SubmissionState,
+    value: Decimal | None,
+    reason: str | None,
+    late: bool,
+    estimated: bool,
+    source: SubmissionSource,
+    replaces_id: int | None,
+    received_at: datetime | None,
+) -> ComponentPoint:
+    """A current accepted or "not available" value as the reports compute with it."""
+    historical = source is SubmissionSource.HISTORY
+    corrected = received_at if replaces_id is not None else None
+    if state is SubmissionState.NOT_AVAILABLE:
+        return ComponentPoint(
+            None, reason or "", late, estimated, historical, corrected_at=corrected
+        )
+    return ComponentPoint(value, None, late, estimated, historical, corrected_at=corrected)
+
+
+def series_of(
+    links: Iterable[_Link], points: Mapping[int, Mapping[str, ComponentPoint]]
+) -> dict[str, ComponentSeries]:
+    """Each linked component's series, by component code, from its points by period code."""
+    return {
+        code: ComponentSeries(code, aggregation, frequency, dict(points.get(component_id, {})))
+        for _, component_id, code, aggregation, frequency in links
     }
-    return series, used
+
+
+def used_codes(links: Iterable[_Link]) -> dict[int, list[str]]:
+    """The component codes each indicator's formula may use, by indicator id."""
+    used: dict[int, list[str]] = defaultdict(list)
+    for indicator_id, _, code, _, _ in links:
+        used[indicator_id].append(code)
+    return used
+
+
+def indicators_with_targets(
+    session: Session, indicator_ids: Iterable[int], target_codes: list[str]
+) -> tuple[list[m.Indicator], list[_Link], dict[int, dict[str, TargetLevel]]]:
+    """Indicators by id, in code order, with their components and their targets for
+    ``target_codes``, in one statement (a reply's commentary check: few indicators, each
+    with a few components and at most one target per code, so the outer joins' repeats
+    are few and the identity map folds them)."""
+    ids = sorted(set(indicator_ids))
+    if not ids:
+        return [], [], {}
+    target = (
+        select(m.Target.indicator_id, m.Period.code, *TARGET_COLUMNS)
+        .join(m.Period, m.Period.id == m.Target.period_id)
+        .where(m.Period.code.in_(target_codes), m.Target.indicator_id.in_(ids))
+        .subquery()
+    )
+    result = session.execute(
+        select(
+            m.Indicator,
+            m.Component.id,
+            m.Component.code,
+            m.Component.aggregation,
+            m.Component.frequency,
+            target.c.code,
+            target.c.value,
+            target.c.tolerance,
+            target.c.tolerance_kind,
+        )
+        .outerjoin(m.IndicatorComponent, m.IndicatorComponent.indicator_id == m.Indicator.id)
+        .outerjoin(m.Component, m.Component.id == m.IndicatorComponent.component_id)
+        .outerjoin(target, target.c.indicator_id == m.Indicator.id)
+        .where(m.Indicator.id.in_(ids))
+        .order_by(m.Indicator.code, m.Component.code)
+    )
+    indicators: dict[int, m.Indicator] = {}
+    links: dict[tuple[int, int], _Link] = {}
+    targets: dict[int, dict[str, TargetLevel]] = defaultdict(dict)
+    for indicator, component_id, code, aggregation, frequency, *level in result:
+        indicators.setdefault(indicator.id, indicator)
+        if component_id is not None:
+            links.setdefault(
+                (indicator.id, component_id),
+                (indicator.id, component_id, code, aggregation, frequency),
+            )
+        period_code, value, tolerance, kind = level
+        if period_code is not None:
+            targets[indicator.id][period_code] = TargetLevel(value, tolerance, kind, period_code)
+    return list(indicators.values()), list(links.values()), targets
+
+
+TARGET_COLUMNS = (m.Target.value, m.Target.tolerance, m.Target.tolerance_kind)
 
 
 def _load_targets(
@@ -293,13 +416,7 @@ def _load_targets(
 ) -> dict[int, dict[str, TargetLevel]]:
     targets: dict[int, dict[str, TargetLevel]] = defaultdict(dict)
     result = session.execute(
-        select(
-            m.Target.indicator_id,
-            m.Period.code,
-            m.Target.value,
-            m.Target.tolerance,
-            m.Target.tolerance_kind,
-        )
+        select(m.Target.indicator_id, m.Period.code, *TARGET_COLUMNS)
         .join(m.Period, m.Period.id == m.Target.period_id)
         .where(m.Period.code.in_(target_codes), m.Target.indicator_id.in_(chosen))
     )
