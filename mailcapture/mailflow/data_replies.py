@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, and_, or_, select
@@ -66,6 +67,7 @@ def find_request(run: Run, decoded: DecodedMessage) -> tuple[FoundRequest | None
     return None, "no token, subject tag or reference matched"
 
 
+@cache
 def _request_query() -> Select[Any]:
     """The request with everything a reply to it needs, in one statement (issue 14): its
     period, addressee and items (with each item's indicator code), the lock in force on the

@@ -30,9 +30,22 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session, aliased
 
 from mailcapture.clock import LOCAL_TZ
@@ -140,15 +153,27 @@ SENT_ABOUT_LATEST = 5
 def about_request(request: m.DataRequest) -> ColumnElement[bool]:
     """Our outbox rows about ``request`` that a reply to it is read against: the request and
     what else about it is not automatic mail (reminders, forwards: a few, by the timetable),
-    and the latest :data:`SENT_ABOUT_LATEST` automatic emails about it.
+    and the latest :data:`SENT_ABOUT_LATEST` automatic emails about it."""
+    return _about_request().params(_about(request))
+
+
+def _about(request: m.DataRequest) -> dict[str, object]:
+    return {"about_id": request.id, "about_message_id": request.message_id}
+
+
+@cache
+def _about_request() -> ColumnElement[bool]:
+    """:func:`about_request` with the request's id and Message-ID as bound parameters
+    (:func:`_about`), built once: building a statement costs more than running it here.
 
     The latest are those from the oldest of them on (one scalar subquery, read once), so
     each branch of the condition stays an index lookup on both databases.
     """
+    request_id = bindparam("about_id", type_=Integer)
     ours = aliased(m.OutboxMessage)
     latest = (
         select(ours.id)
-        .where(ours.request_id == request.id, ours.kind.in_(AUTOMATIC_KINDS))
+        .where(ours.request_id == request_id, ours.kind.in_(AUTOMATIC_KINDS))
         .order_by(ours.id.desc())
         .limit(SENT_ABOUT_LATEST)
         .subquery()
@@ -156,14 +181,28 @@ def about_request(request: m.DataRequest) -> ColumnElement[bool]:
     oldest_kept = select(func.min(latest.c.id)).scalar_subquery()
     return or_(
         and_(
-            m.OutboxMessage.request_id == request.id,
+            m.OutboxMessage.request_id == request_id,
             or_(
                 m.OutboxMessage.kind.not_in(AUTOMATIC_KINDS),
                 m.OutboxMessage.id >= oldest_kept,
             ),
         ),
-        m.OutboxMessage.message_id == request.message_id,
+        m.OutboxMessage.message_id == bindparam("about_message_id", type_=String),
     )
+
+
+@cache
+def _sent_about(with_answered: bool) -> Select[m.OutboxMessage]:
+    """What :func:`answered_outbox` reads for a request, built once (parameters: those of
+    :func:`_about`, and ``wanted``, the Message-IDs the reply names, ``with_answered``)."""
+    about = _about_request()
+    if with_answered:
+        named = and_(
+            m.OutboxMessage.message_id.in_(bindparam("wanted", expanding=True)),
+            m.OutboxMessage.kind.in_(AUTOMATIC_KINDS),
+        )
+        about = or_(named, about)
+    return select(m.OutboxMessage).where(about).order_by(m.OutboxMessage.id)
 
 
 def answered_outbox(
@@ -177,23 +216,17 @@ def answered_outbox(
     what its parse compares the reply with (an untouched copy of ours is no answer).
     """
     wanted = sorted({f"<{i}>" for i in ids if i})[:200]
-    automatic = and_(
-        m.OutboxMessage.message_id.in_(wanted), m.OutboxMessage.kind.in_(AUTOMATIC_KINDS)
-    )
     if request is None:
         if not wanted:
             return None, None
+        automatic = and_(
+            m.OutboxMessage.message_id.in_(wanted), m.OutboxMessage.kind.in_(AUTOMATIC_KINDS)
+        )
         return session.scalars(
             select(m.OutboxMessage).where(automatic).order_by(m.OutboxMessage.id)
         ).first(), None
-    about = about_request(request)
-    rows = list(
-        session.scalars(
-            select(m.OutboxMessage)
-            .where(or_(automatic, about) if wanted else about)
-            .order_by(m.OutboxMessage.id)
-        )
-    )
+    params = _about(request) | ({"wanted": wanted} if wanted else {})
+    rows = list(session.scalars(_sent_about(bool(wanted)), params))
     answered = next((r for r in rows if r.message_id in wanted and r.kind in AUTOMATIC_KINDS), None)
     sent = [r for r in rows if r.request_id == request.id or r.message_id == request.message_id]
     return answered, sent
