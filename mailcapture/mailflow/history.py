@@ -18,8 +18,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from mailcapture.db import models as m
@@ -75,44 +77,19 @@ def read_history(
     indicator_ids = sorted(set(indicator_ids))
     this = parse_period(period.code)
     year_before = this.same_period_last_year().code
-    wanted = []
-    if answered:
-        wanted.append(
-            and_(
-                m.ComponentValue.component_id.in_(answered),
-                m.ComponentValue.state == SubmissionState.ACCEPTED,
-                m.ComponentValue.value.is_not(None),
-                m.Period.kind == period.kind,
-                m.Period.end_date < period.start_date,
-            )
-        )
-    if compared is not None and indicator_ids:
-        linked = select(m.IndicatorComponent.component_id).where(
-            m.IndicatorComponent.indicator_id.in_(indicator_ids)
-        )
-        wanted.append(
-            and_(
-                m.ComponentValue.component_id.in_(linked),
-                m.Period.code.in_(compared.stored_codes),
-            )
-        )
+    with_series = compared is not None and bool(indicator_ids)
     history = History()
-    if not wanted:
+    if not answered and not with_series:
         return history
     last: dict[int, tuple[str, Decimal]] = {}
     year: dict[int, Decimal] = {}
-    rows = session.execute(
-        select(
-            m.ComponentValue.component_id,
-            m.Period.code,
-            m.Period.kind,
-            m.Period.end_date,
-            *POINT_COLUMNS,
-        )
-        .join(m.Period, m.Period.id == m.ComponentValue.period_id)
-        .where(m.ComponentValue.is_current, m.ComponentValue.state.in_(_COUNTED), or_(*wanted))
-        .order_by(m.Period.end_date)
-    )
+    params: dict[str, object] = {}
+    if answered:
+        params |= {"answered": answered, "kind": period.kind, "start": period.start_date}
+    if with_series:
+        assert compared is not None
+        params |= {"indicators": indicator_ids, "stored": compared.stored_codes}
+    rows = session.execute(_history_query(bool(answered), with_series), params)
     stored = set(compared.stored_codes) if compared is not None else set()
     for component_id, code, kind, end_date, *point in rows:
         state, value = point[0], point[1]
@@ -142,6 +119,46 @@ def read_history(
             found.append(Reference(parse_period(year_before).label, year[component_id]))
         history.references[component_id] = found
     return history
+
+
+@cache
+def _history_query(references: bool, series: bool) -> Select[*tuple[Any, ...]]:
+    """:func:`read_history`'s statement, built once per shape with bound parameters
+    (``answered``, ``kind``, ``start``; ``indicators``, ``stored``): building it cost more
+    than running it."""
+    wanted = []
+    if references:
+        wanted.append(
+            and_(
+                m.ComponentValue.component_id.in_(bindparam("answered", expanding=True)),
+                m.ComponentValue.state == SubmissionState.ACCEPTED,
+                m.ComponentValue.value.is_not(None),
+                m.Period.kind == bindparam("kind", type_=m.Period.kind.type),
+                m.Period.end_date < bindparam("start", type_=m.Period.end_date.type),
+            )
+        )
+    if series:
+        linked = select(m.IndicatorComponent.component_id).where(
+            m.IndicatorComponent.indicator_id.in_(bindparam("indicators", expanding=True))
+        )
+        wanted.append(
+            and_(
+                m.ComponentValue.component_id.in_(linked),
+                m.Period.code.in_(bindparam("stored", expanding=True)),
+            )
+        )
+    return (
+        select(
+            m.ComponentValue.component_id,
+            m.Period.code,
+            m.Period.kind,
+            m.Period.end_date,
+            *POINT_COLUMNS,
+        )
+        .join(m.Period, m.Period.id == m.ComponentValue.period_id)
+        .where(m.ComponentValue.is_current, m.ComponentValue.state.in_(_COUNTED), or_(*wanted))
+        .order_by(m.Period.end_date)
+    )
 
 
 def rows_after_reply(
