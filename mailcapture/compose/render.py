@@ -55,6 +55,7 @@ _VIEW_TYPES: dict[str, type] = {
     "outbox_failure": FailureView,
     "owner_commentary_reminder": OwnerCommentaryReminderView,
     "value_choice": ValueChoiceView,
+    "value_choice_reminder": ValueChoiceView,
     "value_choice_confirmation": ValueChoiceConfirmationView,
 }
 

@@ -225,6 +225,10 @@ class SummaryView:
     #: Who answered "not available until DATE" for a date still to come: listed apart
     #: from what is outstanding, each item with its ``promised_for`` date.
     promised: tuple[OverdueLine, ...] = ()
+    #: Items whose updaters sent differing figures, waiting for the indicator's owner to
+    #: choose (issue 15, part 9): counted as outstanding, listed apart, since the updaters
+    #: have answered and are not chased for them.
+    choosing: tuple[OverdueLine, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -378,6 +382,11 @@ class ValueChoiceView:
     title: str
     candidates: tuple[CandidateLine, ...]
     answer_by: str
+    #: A reminder: when the question was first asked, as display text (None: the question).
+    asked_on: str | None = None
+    #: The owner, when the email goes to the performance team because the owner's address
+    #: bounces (None: it goes to the owner, ``recipient``).
+    owner: Person | None = None
 
 
 @dataclass(frozen=True)

@@ -295,6 +295,29 @@ def promised_dates(
     return found
 
 
+def waiting_for_choice(
+    session: Session, period_id: int, component_ids: Iterable[int]
+) -> set[tuple[str, int]]:
+    """The items whose differing figures wait for the indicator's owner to choose (issue 15,
+    part 9): outstanding, since nothing counts yet, but the updaters have answered, so they
+    are not chased for them (``schedule/choice_chase.py`` chases the owner)."""
+    found: set[tuple[str, int]] = set()
+    for chunk in _chunks(sorted(set(component_ids))):
+        found.update(
+            ("component", component_id)
+            for component_id in session.scalars(
+                select(m.ComponentValue.component_id)
+                .where(
+                    m.ComponentValue.period_id == period_id,
+                    m.ComponentValue.state == SubmissionState.CONFLICTING,
+                    m.ComponentValue.component_id.in_(chunk),
+                )
+                .distinct()
+            )
+        )
+    return found
+
+
 def counts_as_returned(value: m.ComponentValue) -> bool:
     """Whether a current value is a return: the rule of :func:`returned_keys`, for a row
     already in memory (a reply's applier has every item's current value)."""

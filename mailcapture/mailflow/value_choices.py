@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from mailcapture.clock import LOCAL_TZ
 from mailcapture.compose import views
 from mailcapture.compose.message import make_message_id
+from mailcapture.compose.textfmt import short_day
 from mailcapture.db import models as m
 from mailcapture.db.locks import lock_for, lock_reason
 from mailcapture.domain.enums import Role, SubmissionState
@@ -46,14 +47,22 @@ from mailcapture.mailflow.apply import Conflict, candidate_line, reopen_items
 from mailcapture.mailflow.context import Run
 from mailcapture.mailflow.outcomes import Outcome
 from mailcapture.mailflow.replies import WITHHELD, over_hourly_limit
-from mailcapture.outbox.notices import Outgoing, council, person_view, queue_email, when_text
+from mailcapture.outbox.notices import (
+    Outgoing,
+    council,
+    person_view,
+    queue_email,
+    team_view,
+    when_text,
+)
 from mailcapture.parsing.mime import clean_text
 from mailcapture.parsing.quotes import split_reply
 from mailcapture.parsing.report_reply import read_report_reply
 from mailcapture.parsing.values import parse_value
+from mailcapture.register.model import MailSpec
 from mailcapture.schedule.tokens import new_token
 
-__all__ = ["VALUE_CHOICE", "ValueChoiceReply", "ask_owner"]
+__all__ = ["VALUE_CHOICE", "ValueChoiceReply", "ask_owner", "candidates_of", "choice_view"]
 
 #: The report kind of the question, in ``report_runs.report_kind``.
 VALUE_CHOICE = "value_choice"
@@ -97,27 +106,17 @@ def ask_owner(run: Run, period: m.Period, conflict: Conflict) -> str:
     token = new_token()
     message_id = make_message_id(run.mail.reply_domain)
     expires = run.now + timedelta(days=CHOICE_OPEN_DAYS)
-    view = views.ValueChoiceView(
-        council=council(run.mail),
-        recipient=person_view(owner),
-        period_code=period.code,
-        period_label=parse_period(period.code).label,
-        token=token,
-        indicator_code=indicator.code,
-        indicator_title=indicator.title,
-        code=component.code,
-        title=component.title,
-        candidates=tuple(candidate_line(session, c, component.unit) for c in candidates),
-        answer_by=when_text(expires),
+    view = choice_view(
+        session, run.mail, owner, period, component, indicator, candidates, token, expires
     )
     row = queue_email(
         session,
         run.mail,
         Outgoing(
             kind=VALUE_CHOICE,
-            recipient=person_view(owner),
+            recipient=view.recipient,
             dedupe_key=key,
-            person_id=owner.id,
+            person_id=owner.id if view.owner is None else None,
             period_id=period.id,
             reply_token=token,
             message_id=message_id,
@@ -127,6 +126,7 @@ def ask_owner(run: Run, period: m.Period, conflict: Conflict) -> str:
     )
     if row is None:
         return f"{conflict.code}: {owner.email} already asked"
+    asked = owner.email if view.owner is None else f"the performance team ({owner.email} bounces)"
     session.add(
         m.ReportRun(
             key=key,
@@ -141,7 +141,40 @@ def ask_owner(run: Run, period: m.Period, conflict: Conflict) -> str:
             expires_at=expires,
         )
     )
-    return f"{conflict.code}: {owner.email} asked to choose (value choice {key})"
+    return f"{conflict.code}: {asked} asked to choose (value choice {key})"
+
+
+def choice_view(
+    session: Session,
+    mail: MailSpec,
+    owner: m.Person,
+    period: m.Period,
+    component: m.Component,
+    indicator: m.Indicator,
+    candidates: list[m.ComponentValue],
+    token: str,
+    expires: datetime,
+    asked_on: datetime | None = None,
+) -> views.ValueChoiceView:
+    """The question (or, with ``asked_on``, its reminder), to the owner; to the performance
+    team instead while the owner's address bounces (any member of the team may choose), so
+    a figure nobody can choose is never stuck with an address that cannot hear of it."""
+    bounces = owner.mail_failing_since is not None
+    return views.ValueChoiceView(
+        council=council(mail),
+        recipient=team_view(mail) if bounces else person_view(owner),
+        period_code=period.code,
+        period_label=parse_period(period.code).label,
+        token=token,
+        indicator_code=indicator.code,
+        indicator_title=indicator.title,
+        code=component.code,
+        title=component.title,
+        candidates=tuple(candidate_line(session, c, component.unit) for c in candidates),
+        answer_by=when_text(expires),
+        asked_on=short_day(asked_on.astimezone(LOCAL_TZ).date()) if asked_on else None,
+        owner=person_view(owner) if bounces else None,
+    )
 
 
 @dataclass

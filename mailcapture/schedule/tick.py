@@ -33,7 +33,14 @@ from mailcapture.db.periods import PeriodStore
 from mailcapture.domain.enums import ChaseKind, RequestState
 from mailcapture.domain.periods import Period
 from mailcapture.forms.context import FigureContext
-from mailcapture.forms.due import DueItem, due_by_person, item_key, promised_dates, returned_keys
+from mailcapture.forms.due import (
+    DueItem,
+    due_by_person,
+    item_key,
+    promised_dates,
+    returned_keys,
+    waiting_for_choice,
+)
 from mailcapture.outbox.notices import (
     Outgoing,
     council,
@@ -49,6 +56,7 @@ from mailcapture.register.mail import mail_settings
 from mailcapture.register.model import MailSpec
 from mailcapture.reports.commentary import needing_commentary, request_indicator_codes
 from mailcapture.reports.returns import ReturnsStatus, percent_text, returns_status
+from mailcapture.schedule.choice_chase import queue_choice_chases
 from mailcapture.schedule.deferred import mark_promised, queue_deferred
 from mailcapture.schedule.digest import queue_digests
 from mailcapture.schedule.report_reminders import queue_commentary_chases
@@ -147,6 +155,9 @@ def tick(
     # Owners reminded of red or worsening indicators without commentary: report_reminders.py.
     with transaction(sessions) as session:
         report.reminders += queue_commentary_chases(session, mail, timetable, now)
+    # Owners asked to choose between differing figures and silent: choice_chase.py.
+    with transaction(sessions) as session:
+        report.reminders += queue_choice_chases(session, mail, timetable, now)
     # The performance team's daily digest of inbound mail: see mailcapture.schedule.digest.
     with transaction(sessions) as session:
         report.digests = queue_digests(session, mail, now)
@@ -187,6 +198,7 @@ class _PeriodTick:
         self.period_row = PeriodStore(session).get(self.period)
         self._due: dict[int, list[DueItem]] | None = None
         self._promised: dict[tuple[str, int], date] | None = None
+        self._choosing: set[tuple[str, int]] | None = None
         self._people: dict[int, m.Person] = {}
         self._reminders: dict[int, list[date]] | None = None
         #: Reasons already in the outbox for this period: checked before rendering, so a
@@ -236,6 +248,14 @@ class _PeriodTick:
             self._promised = promised_dates(self.session, self.period_row.id, ids)
         return self._promised
 
+    @property
+    def choosing(self) -> set[tuple[str, int]]:
+        """Items whose differing figures wait for the owner's choice: not chased here."""
+        if self._choosing is None:
+            ids = [i.component_id for v in self.due.values() for i in v if i.component_id]
+            self._choosing = waiting_for_choice(self.session, self.period_row.id, ids)
+        return self._choosing
+
     def chased_here(self, key: tuple[str, int]) -> bool:
         """Is a promised item chased by this period's steps now (see schedule/deferred.py)?
 
@@ -246,7 +266,9 @@ class _PeriodTick:
         return when.joins_period and self.now >= when.dates.request_at
 
     def outstanding(self, requests: list[m.DataRequest]) -> dict[int, list[DueItem]]:
-        """Per request, the items not yet returned and not put off to a later date."""
+        """Per request, the items not yet returned, not put off to a later date and not
+        waiting for the owner's choice between differing figures (those keep the request
+        open, but their updaters are not chased: the owner is, by choice_chase.py)."""
         by_key: dict[tuple[int, tuple[str, int]], DueItem] = {}
         for person_id, items in self.due.items():
             for item in items:
@@ -257,19 +279,22 @@ class _PeriodTick:
         for request in requests:
             owner_id = request.on_behalf_of_id or request.person_id
             pending = []
-            promises = False
+            waits = False
             for row in request.items:
                 key = item_key(row)
                 due_item = by_key.get((owner_id, key))
                 if due_item is None or key in done:
                     continue
+                if key in self.choosing:
+                    waits = True  # owed by the owner's choice: open, but not chased here
+                    continue
                 if key in self.promised:
-                    promises = True
+                    waits = True
                     if not self.chased_here(key):
                         continue
                 pending.append(due_item)
             result[request.id] = pending
-            if not pending and not promises and request.state is RequestState.OPEN:
+            if not pending and not waits and request.state is RequestState.OPEN:
                 request.state = RequestState.COMPLETE
                 request.completed_at = self.now
         return result
@@ -671,9 +696,11 @@ class _PeriodTick:
         done = self.returned([i for items in self.due.values() for i in items])
         owed: list[views.OverdueLine] = []
         promised: list[views.OverdueLine] = []
+        choosing: list[views.OverdueLine] = []
         for request in requests:
             pending = {item_key(i) for i in outstanding.get(request.id) or []}
             later: list[DueItem] = []
+            waiting: list[DueItem] = []
             for row in request.items:
                 item = by_key.get((request.on_behalf_of_id or request.person_id, item_key(row)))
                 if item is None:
@@ -682,6 +709,9 @@ class _PeriodTick:
                 row_counts[0] += 1
                 if item_key(row) in pending:
                     row_counts[4] += 1
+                elif item_key(row) in self.choosing and item_key(row) not in done:
+                    row_counts[4] += 1  # outstanding until the owner chooses
+                    waiting.append(item)
                 elif item_key(row) in self.promised and item_key(row) not in done:
                     row_counts[5] += 1
                     later.append(item)
@@ -695,6 +725,14 @@ class _PeriodTick:
                     views.OverdueLine(
                         updater=person_view(self.person(request.person_id)),
                         items=self.marked(later),
+                        request_token=request.token,
+                    )
+                )
+            if waiting:
+                choosing.append(
+                    views.OverdueLine(
+                        updater=person_view(self.person(request.person_id)),
+                        items=self.form_items(waiting),
                         request_token=request.token,
                     )
                 )
@@ -713,6 +751,7 @@ class _PeriodTick:
             as_at=when_text(self.now),
             shares=_share_lines(returns_status(self.session, self.period, self.now, only=True)),
             promised=tuple(promised),
+            choosing=tuple(choosing),
         )
 
     def late_keys(self, requests: list[m.DataRequest], due_at: datetime) -> set[tuple[str, int]]:

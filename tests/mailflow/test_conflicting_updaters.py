@@ -279,3 +279,69 @@ def test_not_available_while_a_choice_is_waiting_is_refused(world: World) -> Non
     assert outcome == "rejected"
     assert "has been asked to choose between them" in world.confirmation_to(AMY_ADDRESS)
     assert world.current("BV8a.1") is None
+
+
+# ---- the chase: the owner, not the updaters (issue 15, part 9) ------------------------
+
+
+def test_the_owner_is_chased_for_the_choice_and_the_updaters_are_not(world: World) -> None:
+    _conflict(world)  # Mark asked on Tuesday 5 May
+    [question] = world.outbox("value_choice")
+    tick(world.sessions, as_utc(datetime(2026, 5, 7, 10, 0)))  # 2 working days on: not yet
+    assert world.outbox("value_choice_reminder") == []
+    tick(world.sessions, as_utc(datetime(2026, 5, 8, 10, 0)))  # 3 working days on
+    tick(world.sessions, as_utc(datetime(2026, 5, 8, 15, 0)))  # again: still one
+    [first] = world.outbox("value_choice_reminder")
+    assert first.recipient == "mark.ellison@ashdown.example"
+    assert first.subject.startswith("Reminder: please choose BV8a.1's figure for April 2026")
+    assert question.subject.split("[MC-")[1] == first.subject.split("[MC-")[1]  # same token
+    text = _text(first)
+    assert "We asked on 5 May 2026, and no choice has come yet." in text
+    assert "1,900, sent by Amy Lawson" in text and "1,905, sent by Kevin Walsh" in text
+
+    # The updaters answered: their reminders never ask for BV8a.1 again.
+    tick(world.sessions, as_utc(datetime(2026, 5, 12, 10, 0)))
+    tick(world.sessions, as_utc(datetime(2026, 5, 14, 10, 0)))
+    assert len(world.outbox("value_choice_reminder")) == 2  # the second step, 5 working days
+    for row in world.outbox("reminder") + world.outbox("escalation_owner"):
+        assert "BV8a.1" not in _text(row), row.recipient
+    # Still owed, and said so to the performance team.
+    items, state = world.outstanding(KEVIN_ADDRESS)
+    assert "BV8a.1" in items and state is RequestState.OPEN
+    tick(world.sessions, as_utc(datetime(2026, 5, 19, 10, 0)))
+    [summary] = world.outbox("returns_summary")
+    summary_text = _text(summary)
+    waiting = summary_text.split("Waiting for the owner's choice")[1]
+    assert "BV8a.1" in waiting and "Kevin Walsh" in waiting and "Amy Lawson" in waiting
+
+    # Chosen: no more chasing.
+    reply = clients.phone(question.raw, MARK, "[BV8a.1 choose]: 1,905")
+    assert world.ingest(reply, datetime(2026, 5, 20, 9, 0, tzinfo=UTC)).outcome == "choice-made"
+    tick(world.sessions, as_utc(datetime(2026, 6, 2, 10, 0)))
+    assert len(world.outbox("value_choice_reminder")) == 2
+
+
+def test_a_bouncing_owner_is_replaced_by_the_performance_team(world: World) -> None:
+    with world.sessions() as s, s.begin():
+        mark = s.scalars(
+            select(m.Person).where(m.Person.email == "mark.ellison@ashdown.example")
+        ).one()
+        mark.mail_failing_since = datetime(2026, 5, 2, 8, 0, tzinfo=UTC)
+        mark.mail_failure_reason = "550 5.1.1 mailbox unavailable"
+    _conflict(world)
+    [question] = world.outbox("value_choice")
+    assert question.recipient == "performance@ashdown.example"
+    text = _text(question)
+    assert "Dear Performance team" in text
+    assert (
+        "This question is for Mark Ellison (mark.ellison@ashdown.example), who owns BV8a. "
+        "Their address is bouncing" in text
+    )
+    assert "which Mark Ellison owns" in text
+    tick(world.sessions, as_utc(datetime(2026, 5, 8, 10, 0)))
+    [chase] = world.outbox("value_choice_reminder")
+    assert chase.recipient == "performance@ashdown.example"
+    # A member of the team answers it, on its token.
+    reply = clients.phone(chase.raw, ALISON, "[BV8a.1 choose]: 1,900")
+    assert world.ingest(reply, datetime(2026, 5, 8, 11, 0, tzinfo=UTC)).outcome == "choice-made"
+    assert world.current("BV8a.1") == (Decimal(1900), "accepted")
