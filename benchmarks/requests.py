@@ -12,12 +12,13 @@ measures, in the same process:
 
 1. **tick**: one ``tick(sessions, now)`` at the moment a monthly period's requests go out
    (2026-05-01 09:00 Europe/London, April 2026's requests), which queues every request.
-2. **baseline**: the same views, templates and MIME bytes for the same people with no
-   database at all (``render("request", view)`` and ``build_message`` called directly).
+2. **baseline**: the same views, workbooks, templates and MIME bytes for the same people
+   with no database at all (built as ``queue_email`` builds them: the workbook attachment,
+   the view naming it, ``render("request", view)`` and ``build_message`` called directly).
    Tick-rate / baseline-rate says how much of the tick is composing the emails. A few of
-   the tick's emails are checked to have exactly the baseline's text ("views ok"), and
-   ``build_message`` is timed against the ``EmailMessage`` construction it replaced, on a
-   sample that must give identical bytes (boundaries aside).
+   the tick's emails are checked to have exactly the baseline's text and workbook ("views
+   ok"), and ``build_message`` is timed against the ``EmailMessage`` construction it
+   replaced, on a sample that must give identical bytes (boundaries aside).
 3. **profile**: the same tick again on a copy of the database, under a low-overhead
    sampling profiler (see :class:`SignalSampler`; ``--profiler pyinstrument`` for
    pyinstrument), split into database / rendering / MIME building / the rest.
@@ -54,9 +55,9 @@ import statistics
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -85,9 +86,16 @@ from mailcapture.clock import FixedClock
 from mailcapture.compose import message as compose_message
 from mailcapture.compose import render as render_module
 from mailcapture.compose import views
-from mailcapture.compose.message import Envelope, build_message, make_message_id
-from mailcapture.compose.render import environment, render
+from mailcapture.compose.message import (
+    Attachment,
+    Envelope,
+    InlineImage,
+    build_message,
+    make_message_id,
+)
+from mailcapture.compose.render import Rendered, environment, render
 from mailcapture.compose.textfmt import reflow
+from mailcapture.compose.workbook import form_attachments
 from mailcapture.db import models as m
 from mailcapture.db.engine import make_engine, session_factory, transaction
 from mailcapture.domain.enums import Frequency
@@ -171,7 +179,8 @@ def read_setting(url: str, reg: SyntheticRegister, period: Period) -> Setting:
 def request_view(
     reg: SyntheticRegister, index: int, setting: Setting, period: Period, token: str
 ) -> views.RequestView:
-    """Updater ``index``'s request, built as the tick builds it but from memory."""
+    """Updater ``index``'s request, built as the tick builds it but from memory: its
+    figures as numbers too (``forms.context``), for the workbook."""
     ind = reg.indicators[index]
     person = reg.updaters[ind.updater]
     group = setting.area_names[ind.service_area]
@@ -190,6 +199,15 @@ def request_view(
             target=target,
             allowed=format_range(c.low, c.high, c.unit),
             outstanding=True,
+            figures=views.ItemFigures(
+                last_period=c.previous,
+                same_period_last_year=c.last_year,
+                target=ind.target,
+                target_unit=ind.unit,
+                target_decimals=ind.decimals,
+                low=c.low,
+                high=c.high,
+            ),
         )
         for c in sorted(ind.components, key=lambda c: c.code)
     )
@@ -202,6 +220,19 @@ def request_view(
         due=setting.due_text,
         items=items,
     )
+
+
+def request_email(
+    reg: SyntheticRegister, index: int, setting: Setting, period: Period, token: str
+) -> tuple[views.RequestView, tuple[Attachment, ...]]:
+    """The view and attachments ``queue_email`` makes for updater ``index``'s request: the
+    workbook, when the register attaches one, and the view naming it (its words say the
+    form is attached)."""
+    view = request_view(reg, index, setting, period, token)
+    attachments = form_attachments("request", view) if setting.mail.request_workbook else ()
+    if attachments:
+        view = replace(view, workbook=attachments[0].filename)
+    return view, attachments
 
 
 def envelope_for(view: views.RequestView, mail: MailSpec) -> Envelope:
@@ -228,7 +259,17 @@ def old_compose() -> Iterator[None]:
     saved = getattr(compose_message, "_build_direct", None), env.filters["reflow"]
     reference = getattr(compose_message, "_build_with_email_package", None)
     if saved[0] is not None and reference is not None:
-        compose_message._build_direct = lambda e, r, now: reference(e, r, now)
+
+        def with_email_package(
+            envelope: Envelope,
+            rendered: Rendered,
+            now: datetime,
+            images: Sequence[InlineImage] = (),
+            attachments: Sequence[Attachment] = (),
+        ) -> bytes:
+            return bytes(reference(envelope, rendered, now, images, attachments))
+
+        compose_message._build_direct = with_email_package
     env.filters["reflow"] = reflow
     try:
         yield
@@ -239,28 +280,29 @@ def old_compose() -> Iterator[None]:
 
 
 def run_baseline(reg: SyntheticRegister, setting: Setting, result: DbResult, sample: int) -> None:
-    """Views, render and MIME for every updater, no database; then before/after on a sample."""
+    """Views and workbooks, render and MIME for every updater, no database; then
+    before/after on a sample."""
     clock = time.perf_counter
     spent = {"views": 0.0, "render": 0.0, "mime": 0.0}
     size = 0
-    kept: list[tuple[views.RequestView, Envelope]] = []
+    kept: list[Kept] = []
     gc.collect()
     start = clock()
     for index in range(len(reg.indicators)):
         t0 = clock()
-        view = request_view(reg, index, setting, PERIOD, new_token())
+        view, attachments = request_email(reg, index, setting, PERIOD, new_token())
         t1 = clock()
         rendered = render("request", view)
         t2 = clock()
         envelope = envelope_for(view, setting.mail)
-        raw = build_message(envelope, rendered, NOW)
+        raw = build_message(envelope, rendered, NOW, attachments=attachments)
         t3 = clock()
         spent["views"] += t1 - t0
         spent["render"] += t2 - t1
         spent["mime"] += t3 - t2
         size += len(raw)
         if len(kept) < sample:
-            kept.append((view, envelope))
+            kept.append((view, envelope, attachments))
     result.baseline_s = clock() - start
     result.baseline_messages = len(reg.indicators)
     result.baseline_bytes = size
@@ -268,17 +310,23 @@ def run_baseline(reg: SyntheticRegister, setting: Setting, result: DbResult, sam
     compare_compose(kept, result)
 
 
-def compare_compose(kept: list[tuple[views.RequestView, Envelope]], result: DbResult) -> None:
+#: A request as the baseline builds it: its view, envelope and attachments.
+Kept = tuple[views.RequestView, Envelope, tuple[Attachment, ...]]
+
+
+def compare_compose(kept: list[Kept], result: DbResult) -> None:
     """Render and build the same messages with the old and the new compose code.
 
     Three alternating rounds, the fastest of each kept (the machine may be shared); the
-    texts must be equal and the bytes identical but for the random MIME boundary.
+    texts must be equal and the bytes identical but for the random MIME boundaries (two
+    with an attachment: the multipart/mixed's and the alternative's inside it).
     """
     boundary = re.compile(rb'boundary="([^"]+)"')
 
     def normal(raw: bytes) -> bytes:
-        found = boundary.search(raw)
-        return raw.replace(found.group(1), b"BOUNDARY") if found else raw
+        for rank, found in enumerate(dict.fromkeys(boundary.findall(raw))):
+            raw = raw.replace(found, b"BOUNDARY-%d" % rank)
+        return raw
 
     def timed(work: Callable[[], list[Any]]) -> tuple[float, list[Any]]:
         start = time.perf_counter()
@@ -294,12 +342,13 @@ def compare_compose(kept: list[tuple[views.RequestView, Envelope]], result: DbRe
         for variant in ("new", "old"):
             forget()
             with old_compose() if variant == "old" else _nothing():
-                took, texts = timed(lambda: [render("request", v) for v, _ in kept])
+                took, texts = timed(lambda: [render("request", v) for v, _, _ in kept])
                 best[f"render {variant}"] = min(best[f"render {variant}"], took)
                 out[f"render {variant}"] = texts
                 took, raws = timed(
                     lambda texts=texts: [
-                        build_message(e, r, NOW) for (_, e), r in zip(kept, texts, strict=True)
+                        build_message(e, r, NOW, attachments=a)
+                        for (_, e, a), r in zip(kept, texts, strict=True)
                     ]
                 )
                 best[f"mime {variant}"] = min(best[f"mime {variant}"], took)
@@ -315,7 +364,8 @@ def compare_compose(kept: list[tuple[views.RequestView, Envelope]], result: DbRe
 
 
 def check_views_match(url: str, reg: SyntheticRegister, setting: Setting) -> str:
-    """Do the baseline's views give the text the tick queued? Compared for a few people."""
+    """Do the baseline's views give the text and the workbook the tick queued? Compared
+    for a few people."""
     last = len(reg.indicators) - 1
     picks = sorted({0, 1, last // 3, last // 2, last})
     engine = make_engine(url)
@@ -333,8 +383,15 @@ def check_views_match(url: str, reg: SyntheticRegister, setting: Setting) -> str
                 parsed = email.message_from_bytes(row.raw)
                 plain = next(p for p in parsed.walk() if p.get_content_type() == "text/plain")
                 sent = plain.get_payload(decode=True).decode("utf-8").replace("\r\n", "\n")
-                ours = render("request", request_view(reg, index, setting, PERIOD, row.token))
-                same += sent == ours.text
+                sent_files = [
+                    (p.get_filename(), p.get_payload(decode=True))
+                    for p in parsed.walk()
+                    if p.get_content_disposition() == "attachment"
+                ]
+                view, attachments = request_email(reg, index, setting, PERIOD, row.token)
+                ours = render("request", view)
+                files = [(a.filename, a.data) for a in attachments]
+                same += sent == ours.text and sent_files == files
     finally:
         engine.dispose()
     return f"{same}/{len(picks)}"
@@ -800,7 +857,9 @@ def print_report(results: list[DbResult], reg: SyntheticRegister, wall: float) -
             f"{r.baseline_rate:>16.0f}{r.tick_rate / r.baseline_rate:>11.2f}{r.views_match:>10}"
         )
     print()
-    print("Baseline per message (ms): views / render / MIME, every message, no database")
+    print(
+        "Baseline per message (ms): views and workbook / render / MIME, every message, no database"
+    )
     for r in results:
         n = r.baseline_messages
         parts = " / ".join(

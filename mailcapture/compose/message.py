@@ -24,11 +24,13 @@ Decisions:
   (Outlook, Thunderbird, Apple Mail) open CRLF files. A parser keeps the CRLFs in decoded
   text; ``\\r\\n`` is MIME's canonical text line break (RFC 2046 4.1.1), and the text
   decoded from these bytes equals the rendered text once CRLF is read as ``\\n``.
-* **Transfer encoding: 7bit or quoted-printable, never base64 or 8bit.** A part that is
-  ASCII with no line over 78 characters goes as 7bit, readable as-is in any raw view.
+* **Transfer encoding of the text: 7bit or quoted-printable, never base64 or 8bit.** A
+  text part that is ASCII with no line over 78 characters goes as 7bit, readable as-is
+  in any raw view.
   Anything else is quoted-printable, which keeps the form legible in a raw view, survives
   relays without 8BITMIME and decodes to exactly the rendered text. (The stdlib would pick
-  base64 for text with many non-ASCII characters; we choose explicitly.)
+  base64 for text with many non-ASCII characters; we choose explicitly.) Attachments and
+  images are binary and go as base64, in lines of 76 characters.
 * **Headers** are generated as ``email.policy.SMTP`` generates them: non-ASCII display
   names and subjects become RFC 2047 encoded words, long headers fold at 78 characters,
   and a CR or LF in any value is refused rather than allowed to inject a header. For
@@ -49,13 +51,15 @@ is sent as is, and readers will decode it; our subject templates never produce o
 
 from __future__ import annotations
 
+import binascii
 import functools
 import random
 import re
 import secrets
 import sys
+import urllib.parse
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email import policy
 from email.generator import BytesGenerator
@@ -213,9 +217,9 @@ def build_message(
     ValueError for a naive ``now``, a non-ASCII address, a header value with a line break,
     or a body that breaks those rules.
 
-    The bytes are those :mod:`email` with ``policy.SMTP`` generates (see "Speed" below);
-    requests, reminders and notices take the fast route, messages with inline images,
-    extra headers or attachments the :mod:`email` package itself.
+    The bytes are those :mod:`email` with ``policy.SMTP`` generates (see "Speed" below),
+    written directly; only attachments the generator would not write as a base64 leaf
+    (see :func:`_direct_attachments`) are left to the :mod:`email` package itself.
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("build_message needs a timezone-aware 'now' for the Date header")
@@ -226,9 +230,9 @@ def build_message(
         # What render() guarantees; anything else would not decode back to the same text.
         if "\r" in body or not body.endswith("\n"):
             raise ValueError(f"rendered {name} must use \\n line ends and end with one")
-    if images or envelope.extra_headers or attachments:
+    if not _direct_attachments(attachments):
         return _build_with_email_package(envelope, rendered, now, images, attachments)
-    return _build_direct(envelope, rendered, now)
+    return _build_direct(envelope, rendered, now, images, attachments)
 
 
 # ---------------------------------------------------------------------------- speed
@@ -243,8 +247,24 @@ def build_message(
 # robot headers) are folded once and cached. The parts' headers are generated once by the
 # stdlib, the bodies are encoded exactly as ``quoprimime`` encodes them (only faster), and
 # the boundary is chosen the way ``email.generator`` chooses it. The result is the bytes
-# CPython 3.11's ``email`` package writes, boundary aside: checked over generated inputs
-# while writing this, and by ``benchmarks/requests.py`` on every run for a sample.
+# CPython 3.11's ``email`` package writes, boundaries aside: checked over generated inputs
+# by ``tests/compose/test_compose_message_direct.py``, and by ``benchmarks/requests.py`` on
+# every run for a sample.
+#
+# Attachments (every request carries its workbook) and inline images are written
+# directly too, as ``make_mixed``/``make_related`` and the generator lay them out: the
+# alternative moved into a first part of a multipart/mixed, the HTML into a first part of
+# a multipart/related, and each attachment or image as its headers and its base64 body in
+# lines of 76. An attachment's Content-Type and Content-Transfer-Encoding lines come from
+# the stdlib, once per type; its Content-Disposition is written here when its file name
+# is printable ASCII (a quoted string) or non-ASCII (RFC 2231 ``filename*=utf-8''...``)
+# and the parameter fits on the header's line or a line of its own, and otherwise (a
+# name long enough for RFC 2231 sections, control characters, an empty name) taken from
+# the stdlib. An image's headers (its file name and Content-ID differ each time; report
+# emails carry a few) and extra headers are made and folded by the stdlib, one by one.
+# Only attachments of type multipart/* or message/* still make the email package build
+# the whole message: the generator treats those as containers rather than as a base64
+# leaf, and no direct writing of them could be exact.
 
 _MAX_LINE = _POLICY.max_line_length or 78
 _CRLF = "\r\n"
@@ -259,6 +279,11 @@ _SIMPLE_TEXT = re.compile(r"[!-~]+(?: [!-~]+)*")
 #: The stdlib turns a word too long for a line into encoded words: keep well clear of that.
 _LONGEST_WORD = _MAX_LINE - 8
 _BOUNDARY_DIGITS = len(repr(sys.maxsize - 1))  # as email.generator
+#: ``contentmanager._encode_base64``: lines of ``max_line_length // 4 * 3`` bytes, so 76.
+_BASE64_LINE = _MAX_LINE // 4 * 4
+#: File names written as a quoted string: printable ASCII (the stdlib drops controls).
+_PRINTABLE_NAME = re.compile(r"[ -~]+")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class _Head:
@@ -452,8 +477,143 @@ def _quoted_printable(body: str) -> str:
     return "\n".join(encoded)
 
 
-def _build_direct(envelope: Envelope, rendered: Rendered, now: datetime) -> bytes:
-    """``_build_with_email_package``'s bytes for a message without images or extra headers."""
+def _direct_attachments(attachments: Sequence[Attachment]) -> bool:
+    """Can :func:`_build_direct` write these attachments exactly?
+
+    The generator writes a part of any type but multipart/* and message/* as its headers
+    and its payload, here base64 lines; those two it treats as containers (a multipart
+    with a string payload is written without boundaries, a message/* part through its
+    own handler), which no direct writing could reproduce, so they go to the stdlib.
+    """
+    return not any(a.maintype.lower() in ("multipart", "message") for a in attachments)
+
+
+def _attachment_type(attachment: Attachment) -> tuple[str, str]:
+    for what, value in (("type", attachment.maintype), ("subtype", attachment.subtype)):
+        if not re.fullmatch(r"[A-Za-z0-9.+-]+", value):
+            raise ValueError(f"attachment {what} {value!r} is not a MIME {what}")
+    return attachment.maintype, attachment.subtype
+
+
+@functools.lru_cache(maxsize=64)
+def _attachment_type_head(maintype: str, subtype: str) -> bytes:
+    """An attachment's Content-Type and Content-Transfer-Encoding lines, as the stdlib
+    writes them (a long type such as the .xlsx one is left on one over-long line)."""
+    data = _attachment_bytes_with_stdlib(Attachment("", b"", maintype, subtype), False)
+    return data[: data.index(b"\r\n\r\n") + 2]
+
+
+def _disposition_line(filename: str) -> str | None:
+    """``Content-Disposition: attachment; filename=...`` folded as ``policy.SMTP`` folds it.
+
+    ``set_param`` writes a printable ASCII name as a quoted string (backslash and quote
+    escaped) and any other as RFC 2231 ``filename*=utf-8''`` and percent escapes. The
+    stdlib keeps an ASCII name's header on one line if it fits (78 characters); a
+    non-ASCII name's value does not encode as ASCII, so its parameter always goes through
+    ``_fold_mime_parameters``, which keeps it on the line only when the line stays
+    *under* 78. Otherwise the line breaks after ``attachment;`` if the parameter fits on
+    a line of its own, and else the parameter is split into RFC 2231 sections. None for
+    that last case and for names not of those two kinds (controls, surrogates, empty),
+    and for an ASCII name with ``=?`` in it, whose quoted string the stdlib's parser reads
+    as RFC 2047 encoded words (``"=?utf-8?q?a?=.txt"`` is written ``"a.txt"``): the stdlib
+    writes those.
+    """
+    if _PRINTABLE_NAME.fullmatch(filename) and "=?" not in filename:
+        quoted = filename.replace("\\", "\\\\").replace('"', '\\"')
+        param = f'filename="{quoted}"'
+        longest = _MAX_LINE
+    elif not filename.isascii() and not _SURROGATE.search(filename):
+        param = "filename*=utf-8''" + urllib.parse.quote(filename, safe="")
+        longest = _MAX_LINE - 1
+    else:
+        return None
+    line = f"Content-Disposition: attachment; {param}"
+    if len(line) <= longest:
+        return line + _CRLF
+    if len(param) + 2 <= _MAX_LINE:
+        return f"Content-Disposition: attachment;{_CRLF} {param}{_CRLF}"
+    return None
+
+
+def _base64_body(data: bytes) -> bytes:
+    """``contentmanager._encode_base64`` as the generator writes it: 76 characters and
+    CRLF a line, the last line ended too; nothing at all for no data.
+
+    The stdlib calls ``b2a_base64`` once per 57-byte chunk, in Python. 57 bytes are 19
+    whole 3-byte groups, so no padding falls inside the data and one call over all of it
+    gives the same characters, cut here into the same 76-character lines.
+    """
+    encoded = binascii.b2a_base64(data, newline=False)
+    step = _BASE64_LINE
+    return b"".join([encoded[i : i + step] + b"\r\n" for i in range(0, len(encoded), step)])
+
+
+def _attachment_bytes(attachment: Attachment) -> bytes:
+    """The attachment part as the generator writes it inside the multipart/mixed."""
+    maintype, subtype = _attachment_type(attachment)
+    filename = _single_line(attachment.filename, "attachment file name")
+    line = _disposition_line(filename)
+    if line is None:
+        head = _attachment_bytes_with_stdlib(replace(attachment, data=b""))
+    else:
+        head = _attachment_type_head(maintype, subtype) + line.encode("ascii") + b"\r\n"
+    return head + _base64_body(attachment.data)
+
+
+def _image_bytes(image: InlineImage) -> bytes:
+    """The image part as the generator writes it: the stdlib's headers (made for no data:
+    the headers do not depend on it), then the base64 body."""
+    out = BytesIO()
+    generator: BytesGenerator[MIMEPart] = BytesGenerator(out, mangle_from_=False, policy=_POLICY)
+    generator.flatten(_image_part(replace(image, data=b"")))
+    return out.getvalue() + _base64_body(image.data)
+
+
+def _multipart_type(subtype: str, boundary: str) -> str:
+    """A multipart Content-Type header with its boundary, folded as ``policy.SMTP`` folds
+    what ``set_boundary`` stores: on one line if it fits (multipart/mixed with a fresh
+    boundary, exactly 78), else the parameter on a line of its own (alternative, related),
+    and the stdlib for anything longer."""
+    line = f'Content-Type: multipart/{subtype}; boundary="{boundary}"'
+    if len(line) <= _MAX_LINE:
+        return line + _CRLF
+    param = f'boundary="{boundary}"'
+    if len(param) + 2 <= _MAX_LINE:
+        return f"Content-Type: multipart/{subtype};{_CRLF} {param}{_CRLF}"
+    _, header = _POLICY.header_store_parse("Content-Type", line.split(": ", 1)[1])
+    return _POLICY.fold_binary("Content-Type", header).decode("ascii")
+
+
+def _multipart_body(parts: Sequence[bytes]) -> tuple[str, bytes]:
+    """A multipart's boundary and what follows its headers, as the generator writes them:
+    the boundary is chosen against the parts' texts joined with CRLF."""
+    boundary = _make_boundary(b"\r\n".join(parts))
+    delimiter = f"--{boundary}".encode("ascii")
+    body = b"".join(
+        (
+            b"\r\n",
+            delimiter + b"\r\n",
+            (b"\r\n" + delimiter + b"\r\n").join(parts),
+            b"\r\n" + delimiter + b"--\r\n",
+        )
+    )
+    return boundary, body
+
+
+def _build_direct(
+    envelope: Envelope,
+    rendered: Rendered,
+    now: datetime,
+    images: Sequence[InlineImage] = (),
+    attachments: Sequence[Attachment] = (),
+) -> bytes:
+    """``_build_with_email_package``'s bytes, written directly.
+
+    In the stdlib's order of work, so that the same input fails with the same error and
+    the same random state gives the same boundaries: headers parsed as they are set, the
+    text parts encoded, images then attachments checked and encoded, and the boundaries
+    drawn innermost first (related, alternative, mixed) as the generator draws them.
+    """
     head = _Head()
     head.constant("Date", format_datetime(now))
     message_id = envelope.message_id
@@ -471,23 +631,25 @@ def _build_direct(envelope: Envelope, rendered: Rendered, now: datetime) -> byte
     head.constant("Auto-Submitted", envelope.auto_submitted)
     head.constant("X-Auto-Response-Suppress", AUTO_RESPONSE_SUPPRESS)
     head.constant(LOOP_HEADER, envelope.loop_marker)
+    for name, value in envelope.extra_headers:  # ``msg[name] = value``
+        head.stdlib(name, value)
     head.constant("MIME-Version", "1.0")
     plain = _encoded_part(rendered.text, "plain")
     html = _encoded_part(rendered.html, "html")
-    boundary = _make_boundary(plain + b"\r\n" + html)
-    head.entries.append(f'Content-Type: multipart/alternative;{_CRLF} boundary="{boundary}"{_CRLF}')
-    delimiter = f"--{boundary}".encode("ascii")
-    return b"".join(
-        (
-            head.fold(),
-            b"\r\n",
-            delimiter + b"\r\n",
-            plain,
-            b"\r\n" + delimiter + b"\r\n",
-            html,
-            b"\r\n" + delimiter + b"--\r\n",
-        )
-    )
+    inline = [_image_bytes(image) for image in images]
+    files = [_attachment_bytes(attachment) for attachment in attachments]
+    if inline:  # the HTML becomes the first part of a multipart/related
+        boundary, body = _multipart_body([html, *inline])
+        html = _multipart_type("related", boundary).encode("ascii") + body
+    boundary, body = _multipart_body([plain, html])
+    content_type = _multipart_type("alternative", boundary)
+    if files:
+        # ``make_mixed``: the alternative, its Content-Type moved with it, becomes the
+        # first part of a multipart/mixed, the attachments the others.
+        boundary, body = _multipart_body([content_type.encode("ascii") + body, *files])
+        content_type = _multipart_type("mixed", boundary)
+    head.entries.append(content_type)
+    return head.fold() + body
 
 
 def _build_with_email_package(
@@ -573,19 +735,27 @@ def _image_part(image: InlineImage) -> MIMEPart:
     return part
 
 
-def _attachment_part(attachment: Attachment) -> MIMEPart:
-    for what, value in (("type", attachment.maintype), ("subtype", attachment.subtype)):
-        if not re.fullmatch(r"[A-Za-z0-9.+-]+", value):
-            raise ValueError(f"attachment {what} {value!r} is not a MIME {what}")
+def _attachment_part(attachment: Attachment, disposition: bool = True) -> MIMEPart:
+    maintype, subtype = _attachment_type(attachment)
     part = MIMEPart(policy=_POLICY)
+    if not disposition:  # the type's lines alone, for _attachment_type_head
+        part.set_content(attachment.data, maintype=maintype, subtype=subtype)
+        return part
     part.set_content(
         attachment.data,
-        maintype=attachment.maintype,
-        subtype=attachment.subtype,
+        maintype=maintype,
+        subtype=subtype,
         disposition="attachment",
         filename=_single_line(attachment.filename, "attachment file name"),
     )
     return part
+
+
+def _attachment_bytes_with_stdlib(attachment: Attachment, disposition: bool = True) -> bytes:
+    out = BytesIO()
+    generator: BytesGenerator[MIMEPart] = BytesGenerator(out, mangle_from_=False, policy=_POLICY)
+    generator.flatten(_attachment_part(attachment, disposition))
+    return out.getvalue()
 
 
 def _single_line(value: str, what: str) -> str:
