@@ -35,8 +35,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import BindParameter, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from mailcapture.db import models as m
@@ -358,23 +360,22 @@ def used_codes(links: Iterable[_Link]) -> dict[int, list[str]]:
     return used
 
 
-def indicators_with_targets(
-    session: Session, indicator_ids: Iterable[int], target_codes: list[str]
-) -> tuple[list[m.Indicator], list[_Link], dict[int, dict[str, TargetLevel]]]:
-    """Indicators by id, in code order, with their components and their targets for
-    ``target_codes``, in one statement (a reply's commentary check: few indicators, each
-    with a few components and at most one target per code, so the outer joins' repeats
-    are few and the identity map folds them)."""
-    ids = sorted(set(indicator_ids))
-    if not ids:
-        return [], [], {}
+@cache
+def _with_targets() -> Select[Any]:
+    """:func:`indicators_with_targets`'s statement, built once with bound parameters
+    (``ids``, ``target_codes``): a reply's confirmation runs it, and building it cost more
+    than running it."""
+    ids: BindParameter[list[int]] = bindparam("ids", expanding=True)
     target = (
         select(m.Target.indicator_id, m.Period.code, *TARGET_COLUMNS)
         .join(m.Period, m.Period.id == m.Target.period_id)
-        .where(m.Period.code.in_(target_codes), m.Target.indicator_id.in_(ids))
+        .where(
+            m.Period.code.in_(bindparam("target_codes", expanding=True)),
+            m.Target.indicator_id.in_(ids),
+        )
         .subquery()
     )
-    result = session.execute(
+    return (
         select(
             m.Indicator,
             m.Component.id,
@@ -392,6 +393,19 @@ def indicators_with_targets(
         .where(m.Indicator.id.in_(ids))
         .order_by(m.Indicator.code, m.Component.code)
     )
+
+
+def indicators_with_targets(
+    session: Session, indicator_ids: Iterable[int], target_codes: list[str]
+) -> tuple[list[m.Indicator], list[_Link], dict[int, dict[str, TargetLevel]]]:
+    """Indicators by id, in code order, with their components and their targets for
+    ``target_codes``, in one statement (a reply's commentary check: few indicators, each
+    with a few components and at most one target per code, so the outer joins' repeats
+    are few and the identity map folds them)."""
+    ids = sorted(set(indicator_ids))
+    if not ids:
+        return [], [], {}
+    result = session.execute(_with_targets(), {"ids": ids, "target_codes": target_codes})
     indicators: dict[int, m.Indicator] = {}
     links: dict[tuple[int, int], _Link] = {}
     targets: dict[int, dict[str, TargetLevel]] = defaultdict(dict)
