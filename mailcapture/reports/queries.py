@@ -255,19 +255,7 @@ def _load_indicators(
     One statement: each indicator comes once per component (an outer join, so one with no
     component still comes), and the identity map makes the repeats one object.
     """
-    result = session.execute(
-        select(
-            m.Indicator,
-            m.Component.id,
-            m.Component.code,
-            m.Component.aggregation,
-            m.Component.frequency,
-        )
-        .outerjoin(m.IndicatorComponent, m.IndicatorComponent.indicator_id == m.Indicator.id)
-        .outerjoin(m.Component, m.Component.id == m.IndicatorComponent.component_id)
-        .where(m.Indicator.id.in_(chosen))
-        .order_by(m.Indicator.code, m.Component.code)
-    )
+    result = session.execute(_with_components().where(m.Indicator.id.in_(chosen)))
     indicators: dict[int, m.Indicator] = {}
     links: list[_Link] = []
     for indicator, component_id, code, aggregation, frequency in result:
@@ -376,21 +364,26 @@ def _with_targets() -> Select[Any]:
         .subquery()
     )
     return (
+        _with_components(target.c.code, target.c.value, target.c.tolerance, target.c.tolerance_kind)
+        .outerjoin(target, target.c.indicator_id == m.Indicator.id)
+        .where(m.Indicator.id.in_(ids))
+    )
+
+
+def _with_components(*extra: Any) -> Select[Any]:
+    """Indicators in code order, each once per component its formula uses (outer joins, so
+    one with no component still comes), with ``extra`` columns."""
+    return (
         select(
             m.Indicator,
             m.Component.id,
             m.Component.code,
             m.Component.aggregation,
             m.Component.frequency,
-            target.c.code,
-            target.c.value,
-            target.c.tolerance,
-            target.c.tolerance_kind,
+            *extra,
         )
         .outerjoin(m.IndicatorComponent, m.IndicatorComponent.indicator_id == m.Indicator.id)
         .outerjoin(m.Component, m.Component.id == m.IndicatorComponent.component_id)
-        .outerjoin(target, target.c.indicator_id == m.Indicator.id)
-        .where(m.Indicator.id.in_(ids))
         .order_by(m.Indicator.code, m.Component.code)
     )
 
