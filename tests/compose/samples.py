@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
+from mailcapture.compose.message import Envelope
+from mailcapture.compose.render import Rendered
 from mailcapture.compose.views import FormItem
+
+#: A request's envelope, words and time, for the message-building tests.
+BST = timezone(timedelta(hours=1))
+NOW = datetime(2026, 5, 1, 9, 0, 0, tzinfo=BST)
+ENVELOPE = Envelope(
+    from_header="Ashdown Performance Team <performance@ashdown.example>",
+    to="sam.lee@ashdown.example",
+    to_name="Sam Lee",
+    reply_to="returns+K7Q2ZP@returns.ashdown.example",
+    message_id="<0123456789abcdef0123456789abcdef@ashdown.example>",
+)
+ASCII = Rendered(
+    subject="Performance return for April 2026 [MC-K7Q2ZP]",
+    text="Dear Sam Lee,\n\n[BV8a.1] Undisputed invoices paid within 30 days (number):\n",
+    html="<p>Dear Sam Lee,</p>\n",
+)
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'

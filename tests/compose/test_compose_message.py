@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
@@ -22,21 +22,7 @@ from mailcapture.compose.message import (
 from mailcapture.compose.render import Rendered, render
 from mailcapture.compose.textfmt import one_line
 from mailcapture.compose.views import Council, FormItem, Person, RequestView
-
-BST = timezone(timedelta(hours=1))
-NOW = datetime(2026, 5, 1, 9, 0, 0, tzinfo=BST)
-ENVELOPE = Envelope(
-    from_header="Ashdown Performance Team <performance@ashdown.example>",
-    to="sam.lee@ashdown.example",
-    to_name="Sam Lee",
-    reply_to="returns+K7Q2ZP@returns.ashdown.example",
-    message_id="<0123456789abcdef0123456789abcdef@ashdown.example>",
-)
-ASCII = Rendered(
-    subject="Performance return for April 2026 [MC-K7Q2ZP]",
-    text="Dear Sam Lee,\n\n[BV8a.1] Undisputed invoices paid within 30 days (number):\n",
-    html="<p>Dear Sam Lee,</p>\n",
-)
+from tests.compose.samples import ASCII, ENVELOPE, NOW
 
 
 def build(

@@ -21,7 +21,7 @@ import random
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, timedelta, timezone
 from email.message import Message
 
 import pytest
@@ -34,21 +34,9 @@ from mailcapture.compose.render import Rendered, render
 from mailcapture.compose.textfmt import one_line
 from mailcapture.compose.views import Council, FormItem, ItemFigures, Person, RequestView
 from mailcapture.compose.workbook import XLSX_SUBTYPE, form_attachments, request_workbook
-from tests.compose.samples import ITEMS
+from tests.compose.samples import ASCII as TEXT
+from tests.compose.samples import ENVELOPE, ITEMS, NOW
 
-NOW = datetime(2026, 5, 1, 9, 0, tzinfo=timezone(timedelta(hours=1)))
-ENVELOPE = Envelope(
-    from_header="Ashdown Performance Team <performance@ashdown.example>",
-    to="sam.lee@ashdown.example",
-    to_name="Sam Lee",
-    reply_to="returns+K7Q2ZP@returns.ashdown.example",
-    message_id="<0123456789abcdef0123456789abcdef@ashdown.example>",
-)
-TEXT = Rendered(
-    subject="Performance return for April 2026 [MC-K7Q2ZP]",
-    text="Dear Sam Lee,\n\n[BV8a.1] Undisputed invoices paid within 30 days (number):\n",
-    html="<p>Dear Sam Lee,</p>\n",
-)
 COUNCIL = Council("Ashdown District Council", "performance@ashdown.example")
 _BOUNDARY = re.compile(rb'boundary="([^"]+)"')
 _REFERENCE = compose_message._build_with_email_package
